@@ -1,0 +1,249 @@
+package pickle
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+
+	"modelgate/internal/limits"
+)
+
+// Result describes every stream found in a region.
+type Result struct {
+	Streams []*Stream
+	// Junk lists byte ranges between or after streams that held no pickle.
+	Junk []Range
+	// Unsearched is set when trailing bytes beyond Limits.MaxTrailingScan
+	// were not searched for further streams.
+	Unsearched *Range
+}
+
+// Range is a byte range [Start, End).
+type Range struct{ Start, End int64 }
+
+// ScanAll interprets every pickle stream in size bytes of r from offset 0:
+// the loader may be called again after a STOP (or after an error), so a
+// scanner must read on to the end of the data. Bytes that do not start a
+// stream are searched for the next plausible pickle start.
+func ScanAll(ctx context.Context, r io.ReaderAt, size int64, v Visitor, opts Options) (*Result, error) {
+	m := NewMachine(r, 0, size, v, opts)
+	lim := m.lim
+	res := &Result{}
+	pos := int64(0)
+	for pos < size {
+		if len(res.Streams) >= lim.MaxPickleStreams {
+			return res, limits.Exceeded("MaxPickleStreams", int64(len(res.Streams))+1, int64(lim.MaxPickleStreams), pos)
+		}
+		startsHere := len(res.Streams) == 0 || plausibleStart(r, pos, size)
+		if !startsHere {
+			next, searched := nextCandidate(ctx, r, pos, size, lim.MaxTrailingScan)
+			if next < 0 {
+				res.Junk = append(res.Junk, Range{pos, size})
+				if searched < size {
+					res.Unsearched = &Range{searched, size}
+				}
+				return res, nil
+			}
+			res.Junk = append(res.Junk, Range{pos, next})
+			pos = next
+		}
+		m.SeekTo(pos)
+		st, err := m.Run(ctx)
+		if st != nil {
+			res.Streams = append(res.Streams, st)
+		}
+		if err != nil {
+			return res, err
+		}
+		if st.Err != nil {
+			// The loader stops here. Carry on past the break so that a
+			// second payload is not missed.
+			pos = st.Err.Off + 1
+			if st.End > pos {
+				pos = st.End
+			}
+			continue
+		}
+		pos = st.End
+	}
+	return res, nil
+}
+
+// plausibleStart reports whether the bytes at pos begin a pickle: a PROTO
+// opcode, or an opcode sequence that decodes cleanly for a while.
+func plausibleStart(r io.ReaderAt, pos, size int64) bool {
+	return LooksLikePickle(r, pos, size)
+}
+
+// LooksLikePickle reports whether a pickle plausibly starts at pos: a PROTO
+// opcode, or opcodes that decode cleanly to a STOP or to an import.
+func LooksLikePickle(r io.ReaderAt, pos, size int64) bool {
+	var head [2]byte
+	n, _ := r.ReadAt(head[:], pos)
+	if n >= 2 && head[0] == byte(PROTO) && head[1] <= HighestProtocol {
+		return true
+	}
+	return probe(r, pos, size, 4096)
+}
+
+// globalCounter only notes whether a probed stream imports something.
+type globalCounter struct{ n int }
+
+func (g *globalCounter) Global(gl *Global) {
+	if gl.Computed || gl.ExtCode != 0 || (identPath([]byte(gl.Module)) && identPath([]byte(gl.Name))) {
+		g.n++
+	}
+}
+func (g *globalCounter) Call(*Call)                       {}
+func (g *globalCounter) Build(*Value, *Value, int64)      {}
+func (g *globalCounter) Persistent(*Value, *Value, int64) {}
+func (g *globalCounter) Anomaly(int64, Op, string)        {}
+func (g *globalCounter) StreamStart(int64)                {}
+func (g *globalCounter) StreamEnd(*Stream)                {}
+
+// probe runs a bounded dry run from pos: a pickle start decodes cleanly and
+// either reaches STOP or imports something before any error.
+func probe(r io.ReaderAt, pos, size int64, maxOps int64) bool {
+	lim := *limits.Default()
+	lim.MaxPickleOps = maxOps
+	lim.MaxPickleStringBytes = 1 << 20
+	gc := &globalCounter{}
+	m := NewMachine(r, 0, size, gc, Options{Limits: &lim, InlineMax: 4096})
+	m.SeekTo(pos)
+	st, err := m.Run(context.Background())
+	if st == nil || st.Ops < 2 {
+		return false
+	}
+	if err != nil {
+		// Out of probe budget without an error: a long clean run.
+		return errors.Is(err, limits.ErrLimit) && gc.n > 0
+	}
+	if st.Err == nil {
+		return true
+	}
+	return gc.n > 0 && st.Err.Off > pos
+}
+
+// nextCandidate searches bytes from pos for the next offset where a pickle
+// plausibly starts, up to max bytes. It returns -1 if none, and how far it
+// searched.
+func nextCandidate(ctx context.Context, r io.ReaderAt, pos, size, max int64) (int64, int64) {
+	end := size
+	if max > 0 && pos+max < end {
+		end = pos + max
+	}
+	const chunk = 1 << 20
+	buf := make([]byte, chunk+64)
+	for at := pos + 1; at < end; at += chunk {
+		if ctx.Err() != nil {
+			return -1, at
+		}
+		n, _ := r.ReadAt(buf, at)
+		if n == 0 {
+			break
+		}
+		b := buf[:n]
+		lim := n
+		if int64(lim) > end-at {
+			lim = int(end - at)
+		}
+		for i := 0; i < lim; i++ {
+			c := b[i]
+			if !candidateByte[c] {
+				j := indexCandidate(b[i:lim])
+				if j < 0 {
+					break
+				}
+				i += j
+				c = b[i]
+			}
+			if quickCheck(b[i:], c) && probe(r, at+int64(i), size, 1<<16) {
+				return at + int64(i), at + int64(i)
+			}
+		}
+	}
+	return -1, end
+}
+
+var candidateByte = func() (t [256]bool) {
+	for _, c := range []byte{byte(PROTO), 'c', 'i', byte(SHORT_BINUNICODE), 'X', 'S', 'V'} {
+		t[c] = true
+	}
+	return t
+}()
+
+func indexCandidate(b []byte) int {
+	for i, c := range b {
+		if candidateByte[c] {
+			return i
+		}
+	}
+	return -1
+}
+
+// quickCheck filters candidate bytes cheaply before a probe run.
+func quickCheck(b []byte, c byte) bool {
+	switch c {
+	case byte(PROTO):
+		return len(b) >= 2 && b[1] <= HighestProtocol
+	case 'c', 'i':
+		rest := b[1:]
+		i := bytes.IndexByte(rest, '\n')
+		if i <= 0 || !identPath(rest[:i]) {
+			return false
+		}
+		rest = rest[i+1:]
+		j := bytes.IndexByte(rest, '\n')
+		return j > 0 && identPath(rest[:j])
+	case byte(SHORT_BINUNICODE):
+		return len(b) >= 2 && b[1] > 0 && int(b[1])+2 <= len(b) && identPath(b[2:2+int(b[1])])
+	case 'X':
+		if len(b) < 5 {
+			return false
+		}
+		n := int(b[1]) | int(b[2])<<8 | int(b[3])<<16 | int(b[4])<<24
+		return n > 0 && n <= 256 && 5+n <= len(b) && identPath(b[5:5+n])
+	case 'S', 'V':
+		i := bytes.IndexByte(b, '\n')
+		if i < 2 {
+			return false
+		}
+		t := b[1:i]
+		if c == 'S' {
+			if len(t) < 2 || (t[0] != '\'' && t[0] != '"') || t[len(t)-1] != t[0] {
+				return false
+			}
+			t = t[1 : len(t)-1]
+		}
+		return identPath(t)
+	}
+	return false
+}
+
+// identPath matches a dotted Python identifier path such as "os.path".
+func identPath(b []byte) bool {
+	if len(b) == 0 || len(b) > 256 {
+		return false
+	}
+	start := true
+	for _, c := range b {
+		switch {
+		case c == '_' || (c|0x20 >= 'a' && c|0x20 <= 'z'):
+		case c >= '0' && c <= '9':
+			if start {
+				return false
+			}
+		case c == '.':
+			if start {
+				return false
+			}
+			start = true
+			continue
+		default:
+			return false
+		}
+		start = false
+	}
+	return !start
+}

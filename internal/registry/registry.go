@@ -1,0 +1,27 @@
+// Package registry lists every analyzer, in match order. It is a plain
+// list, built on request: no init() side effects, no global state.
+package registry
+
+import (
+	"modelgate/internal/format"
+	"modelgate/internal/format/rawpickle"
+)
+
+// Analyzers returns the analyzers in the order their Match is tried:
+// formats with unambiguous magic bytes first, containers next, pickles
+// after them (a protocol 0 pickle has no magic), text formats last.
+func Analyzers() []format.Analyzer {
+	return []format.Analyzer{
+		rawpickle.New(),
+	}
+}
+
+// Detect returns the first analyzer that matches the probe, or nil.
+func Detect(analyzers []format.Analyzer, p *format.Probe) format.Analyzer {
+	for _, a := range analyzers {
+		if a.Match(p) {
+			return a
+		}
+	}
+	return nil
+}

@@ -72,11 +72,7 @@ func (r *Renderer) write(b *strings.Builder, v *Value, max, depth int) {
 		case math.IsNaN(f):
 			b.WriteString("float('nan')")
 		default:
-			s := strconv.FormatFloat(f, 'g', -1, 64)
-			if !strings.ContainsAny(s, ".eE") {
-				s += ".0"
-			}
-			b.WriteString(s)
+			b.WriteString(PyFloat(f))
 		}
 	case KindStr:
 		writeQuoted(b, v.Str, false, max-b.Len())
@@ -294,4 +290,26 @@ func writeQuoted(b *strings.Builder, s string, isBytes bool, room int) {
 		}
 	}
 	b.WriteByte(q)
+}
+
+// PyFloat formats a finite float as Python's repr does: the shortest
+// round-tripping digits, in positional notation for exponents from -4 to
+// 15 and scientific notation otherwise.
+func PyFloat(f float64) string {
+	e := strconv.FormatFloat(f, 'e', -1, 64)
+	i := strings.IndexByte(e, 'e')
+	exp, _ := strconv.Atoi(e[i+1:])
+	if exp >= -4 && exp < 16 {
+		s := strconv.FormatFloat(f, 'f', -1, 64)
+		if !strings.Contains(s, ".") {
+			s += ".0"
+		}
+		return s
+	}
+	mant := e[:i]
+	sign := "+"
+	if exp < 0 {
+		sign, exp = "-", -exp
+	}
+	return fmt.Sprintf("%se%s%02d", mant, sign, exp)
 }

@@ -98,16 +98,16 @@ func (s *source) skip(k int64) bool {
 }
 
 // readData reads a k-byte argument. Up to inlineMax bytes are returned in
-// full (in a fresh slice); beyond that only the first keep bytes are returned
-// and the rest is skipped, with full == false. The caller has checked k
-// against remaining().
-func (s *source) readData(k int64, inlineMax int64, keep int) (data []byte, full bool, ok bool) {
+// full; beyond that only the first keep bytes are returned and the rest is
+// skipped, with full == false. The caller has checked k against
+// remaining(). The result is a fresh string: one copy, out of the window.
+func (s *source) readData(k int64, inlineMax int64, keep int) (data string, full bool, ok bool) {
 	if k <= int64(windowSize) && k <= inlineMax {
 		b, ok := s.take(int(k))
 		if !ok {
-			return nil, false, false
+			return "", false, false
 		}
-		return bytes.Clone(b), true, true
+		return string(b), true, true
 	}
 	want := k
 	if k > inlineMax {
@@ -121,14 +121,14 @@ func (s *source) readData(k int64, inlineMax int64, keep int) (data []byte, full
 		}
 		b, ok := s.take(int(chunk))
 		if !ok {
-			return nil, false, false
+			return "", false, false
 		}
 		out = append(out, b...)
 	}
 	if want < k && !s.skip(k-want) {
-		return nil, false, false
+		return "", false, false
 	}
-	return out, want == k, true
+	return string(out), want == k, true
 }
 
 // readLine reads up to and excluding the next '\n'. Lines longer than max

@@ -25,7 +25,11 @@ func (m *Machine) step(ctx context.Context, op Op, off int64) error {
 			st.stack = st.stack[:len(st.stack)-1]
 			return nil
 		}
-		// With an empty frame, POP discards the mark itself.
+		// With an empty frame, POP discards the mark itself (as the C
+		// unpickler does); with no mark either, the stack underflows.
+		if len(st.marks) == 0 {
+			return &StreamError{Off: off, Op: op, Msg: "unpickling stack underflow"}
+		}
 		_, err := m.popMark(off, op)
 		return err
 	case POP_MARK:
@@ -123,7 +127,7 @@ func (m *Machine) step(ctx context.Context, op Op, off int64) error {
 			v.Str = fmt.Sprintf("<%d-byte int>", n)
 			return m.push(v, off)
 		}
-		i, text, isBig := decodeLong(data)
+		i, text, isBig := decodeLong([]byte(data))
 		if isBig {
 			v.Kind = KindBigInt
 			v.Str = text

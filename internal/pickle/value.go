@@ -45,6 +45,10 @@ type Value struct {
 	// Truncated reports that Str holds only a prefix of a long string or
 	// bytes, or that Items stopped being retained (Limits.MaxPickleValues).
 	Truncated bool
+	// ByRef reports a truncated string or bytes whose full contents are
+	// the Len() bytes at offset Off of the stream, unchanged (binary
+	// opcodes); text opcodes' escaped arguments can't be referenced.
+	ByRef bool
 	// Int holds an int or bool, a float's IEEE bits, or for a truncated
 	// string or bytes the full length in the stream.
 	Int int64

@@ -52,9 +52,12 @@ func (e *StreamError) Error() string {
 // Options configure a Machine.
 type Options struct {
 	Limits *limits.Limits
-	// InlineMax is the largest string or bytes argument read into memory;
-	// larger ones keep a prefix and their offset. Default 1 MiB.
-	InlineMax int64
+	// InlineMax is the largest str argument read into memory; larger ones
+	// keep a prefix and their offset. Default 64 KiB. Bytes arguments are
+	// held up to BytesInlineMax (default 256 bytes): their contents matter
+	// only to loaders, which re-read them from the stream by offset.
+	InlineMax      int64
+	BytesInlineMax int64
 	// AfterBuild, if set, runs after every BUILD with the built object. It
 	// may consume bytes that follow in the stream (joblib writes array data
 	// inline after a NumpyArrayWrapper's BUILD).
@@ -109,7 +112,10 @@ func NewMachine(r io.ReaderAt, start, size int64, v Visitor, opts Options) *Mach
 		opts.Limits = limits.Default()
 	}
 	if opts.InlineMax <= 0 {
-		opts.InlineMax = 1 << 20
+		opts.InlineMax = 64 << 10
+	}
+	if opts.BytesInlineMax <= 0 {
+		opts.BytesInlineMax = 256
 	}
 	m := &Machine{src: newSource(r, start, start+size), opts: opts, lim: opts.Limits, v: v, retainOK: true}
 	m.none = &Value{Kind: KindNone, Off: -1}
@@ -399,7 +405,11 @@ func (m *Machine) readLen(op Op, off int64, w int, signed bool) (int64, error) {
 // readBlob reads a counted string or bytes argument of length n into a value.
 func (m *Machine) readBlob(k Kind, n int64, op Op, off int64) (*Value, error) {
 	dataOff := m.src.pos()
-	data, full, ok := m.src.readData(n, m.opts.InlineMax, 256)
+	inline := m.opts.InlineMax
+	if k != KindStr {
+		inline = m.opts.BytesInlineMax
+	}
+	data, full, ok := m.src.readData(n, inline, 256)
 	if !ok {
 		return nil, m.truncated(off, op)
 	}
@@ -408,9 +418,9 @@ func (m *Machine) readBlob(k Kind, n int64, op Op, off int64) (*Value, error) {
 		return nil, limits.Exceeded("MaxPickleStringBytes", m.strBytes, m.lim.MaxPickleStringBytes, off)
 	}
 	v := m.newValue(k, off)
-	v.Str = string(data)
+	v.Str = data
 	if !full {
-		v.Truncated = true
+		v.Truncated, v.ByRef = true, true
 		v.Int = n
 		v.Off = dataOff
 	}

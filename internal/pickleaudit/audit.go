@@ -547,9 +547,13 @@ func (j *judge) scanLoaderArgs(c *pickle.Call, loader string) {
 		name := fmt.Sprintf("%s(arg%d)@%d", loader, i, c.Off)
 		var r io.ReaderAt
 		var size int64
-		if data.Truncated {
+		switch {
+		case data.Truncated && !data.ByRef:
+			j.finding(finding.RulePickleIndirectCall, loader+" is given a long text-encoded argument that can't be read back from the stream", j.render.CallExpr(c), c.Off)
+			continue
+		case data.Truncated:
 			r, size = io.NewSectionReader(j.r, data.Off, data.Len()), data.Len()
-		} else {
+		default:
 			r, size = bytes.NewReader([]byte(data.Str)), int64(len(data.Str))
 		}
 		j.finding(finding.RulePickleNested, fmt.Sprintf("%s is given %d bytes; they were scanned as %s", loader, size, name), j.render.CallExpr(c), c.Off)
@@ -580,9 +584,20 @@ func bytesArg(v *pickle.Value) *pickle.Value {
 		}
 	case pickle.KindObject:
 		if v.Call != nil && v.Call.Callee.Kind == pickle.KindGlobal && v.Call.Args != nil && len(v.Call.Args.Items) > 0 {
-			q := v.Call.Callee.Global.QualName()
-			if q == "_io.BytesIO" || q == "io.BytesIO" {
-				return bytesArg(v.Call.Args.Items[0])
+			a := v.Call.Args.Items[0]
+			switch v.Call.Callee.Global.QualName() {
+			case "_io.BytesIO", "io.BytesIO":
+				return bytesArg(a)
+			case "_codecs.encode", "codecs.encode":
+				// Protocol 2 writes bytes as _codecs.encode(text, 'latin1').
+				if a.Kind == pickle.KindStr && !a.Truncated {
+					b := make([]byte, 0, len(a.Str))
+					for _, r := range a.Str {
+						b = append(b, byte(r))
+					}
+					return &pickle.Value{Kind: pickle.KindBytes, Str: string(b), Off: a.Off}
+				}
+				return a
 			}
 		}
 	}

@@ -15,7 +15,7 @@ func numpyArrayPickle(n int) []byte {
 		u("numpy.core.multiarray").op(MEMOIZE).u("_reconstruct").op(MEMOIZE).op(STACK_GLOBAL).op(MEMOIZE).
 		u("numpy").op(MEMOIZE).u("ndarray").op(MEMOIZE).op(STACK_GLOBAL).op(MEMOIZE).
 		binint1(0).op(TUPLE1).op(MEMOIZE).raw(byte(SHORT_BINBYTES), 1, 'b').op(MEMOIZE).op(TUPLE3).op(MEMOIZE).reduce().op(MEMOIZE).
-		mark().binint1(1).binint(int32(n/4)).op(TUPLE1).op(MEMOIZE).
+		mark().binint1(1).binint(int32(n / 4)).op(TUPLE1).op(MEMOIZE).
 		u("numpy").u("dtype").op(STACK_GLOBAL).op(MEMOIZE).u("f4").binint1(0).binint1(1).op(TUPLE3).reduce().op(MEMOIZE).
 		mark().binint1(3).u("<").op(NONE).op(NONE).op(NONE).binint(-1).binint(-1).binint1(0).tuple().op(BUILD).
 		op(NEWFALSE)

@@ -35,8 +35,8 @@ func (r *recorder) Call(c *Call) {
 	}
 	r.add("CALL %s %s", c.Op, (&Renderer{}).CallExpr(c))
 }
-func (r *recorder) Build(obj, state *Value, off int64) { r.add("BUILD %s %s", Repr(obj), Repr(state)) }
-func (r *recorder) Persistent(pid, _ *Value, off int64) { r.add("PID %s", Repr(pid)) }
+func (r *recorder) Build(obj, state *Value, off int64)   { r.add("BUILD %s %s", Repr(obj), Repr(state)) }
+func (r *recorder) Persistent(pid, _ *Value, off int64)  { r.add("PID %s", Repr(pid)) }
 func (r *recorder) Anomaly(off int64, op Op, msg string) { r.add("ANOMALY %s", msg) }
 func (r *recorder) StreamStart(int64)                    {}
 func (r *recorder) StreamEnd(*Stream)                    {}

@@ -118,11 +118,11 @@ func Load(paths ...string) (*Policy, error) {
 	var files []File
 	var sources []string
 	for _, b := range [][]byte{defaultTOML, frameworksTOML} {
-		var f File
-		if _, err := toml.Decode(string(b), &f); err != nil {
+		f, err := Parse(b, ".toml")
+		if err != nil {
 			return nil, err
 		}
-		files = append(files, f)
+		files = append(files, *f)
 	}
 	sources = append(sources, "embedded default")
 	for _, p := range paths {

@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/BurntSushi/toml"
 	"go.yaml.in/yaml/v3"
@@ -456,6 +457,8 @@ func applyLimits(l *limits.Limits, m map[string]int64) error {
 			l.MaxPickleStreams = int(v)
 		case "MaxTrailingScan":
 			l.MaxTrailingScan = v
+		case "PerFileTimeoutMs":
+			l.PerFileTimeout = time.Duration(v) * time.Millisecond
 		default:
 			return fmt.Errorf("unknown limit %q", k)
 		}

@@ -158,7 +158,7 @@ func (s *Scanner) ScanReader(ctx context.Context, path string, r io.ReaderAt, si
 }
 
 func (s *Scanner) scanContent(ctx context.Context, e Entry, r io.ReaderAt, res *report.File) *report.File {
-	fs := &fileState{s: s, res: res, seen: map[dedupKey]int{}, imports: map[importKey]int{}}
+	fs := &fileState{s: s, res: res, parent: ctx, seen: map[dedupKey]int{}, imports: map[importKey]int{}}
 	if res.SHA256 == "" && !s.opts.NoHash {
 		h := sha256.New()
 		if _, err := io.Copy(h, io.NewSectionReader(r, 0, e.Size)); err != nil {
@@ -177,7 +177,7 @@ func (s *Scanner) scanContent(ctx context.Context, e Entry, r io.ReaderAt, res *
 	defer cancel()
 	in := &format.Input{R: r, Size: e.Size, Path: e.Path, Dir: e.Dir}
 	if err := fs.dispatch(fctx, in); err != nil {
-		fs.fail(ctx, err, "")
+		fs.fail(err, "")
 	}
 	return fs.done()
 }
@@ -189,6 +189,7 @@ type importKey struct{ module, name, member string }
 // file, members included, so it needs no locking.
 type fileState struct {
 	s        *Scanner
+	parent   context.Context // the run's context, as opposed to the file's deadline
 	res      *report.File
 	seen     map[dedupKey]int
 	imports  map[importKey]int
@@ -238,10 +239,10 @@ func (fs *fileState) add(f finding.Finding, member string) {
 }
 
 // fail turns an analyzer error into a finding.
-func (fs *fileState) fail(parent context.Context, err error, member string) {
+func (fs *fileState) fail(err error, member string) {
 	var fe *format.Error
 	switch {
-	case parent.Err() != nil:
+	case fs.parent.Err() != nil:
 		return // the whole run was cancelled
 	case errors.Is(err, context.DeadlineExceeded):
 		fs.add(fs.s.rules.New(finding.RuleLimit, fmt.Sprintf("the scan of this file timed out after %s; the rest was not checked", fs.s.lim.PerFileTimeout), "", finding.NoOffset), member)
@@ -288,10 +289,10 @@ func (fs *fileState) dispatch(ctx context.Context, in *format.Input) error {
 	}
 	em := &emitter{fs: fs, in: in}
 	if err := a.Analyze(ctx, in, em); err != nil {
-		if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		if fs.parent.Err() != nil {
 			return err
 		}
-		fs.fail(ctx, err, in.Member)
+		fs.fail(err, in.Member)
 	}
 	return nil
 }

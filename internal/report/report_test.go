@@ -103,9 +103,10 @@ func TestGolden(t *testing.T) {
 	}
 }
 
-func TestSARIFValidates(t *testing.T) {
+func compileSchema(t *testing.T, path string) *jsonschema.Schema {
+	t.Helper()
 	c := jsonschema.NewCompiler()
-	f, err := os.Open(filepath.Join("testdata", "sarif-schema-2.1.0.json"))
+	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,21 +115,36 @@ func TestSARIFValidates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.AddResource("sarif.json", doc); err != nil {
+	if err := c.AddResource("schema.json", doc); err != nil {
 		t.Fatal(err)
 	}
-	schema, err := c.Compile("sarif.json")
+	schema, err := c.Compile("schema.json")
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, _, sarif := render(t, scanSamples(t))
-	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(sarif))
+	return schema
+}
+
+func validate(t *testing.T, schema *jsonschema.Schema, doc []byte) {
+	t.Helper()
+	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(doc))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := schema.Validate(v); err != nil {
-		t.Fatalf("SARIF does not validate: %v", err)
+		t.Fatalf("does not validate: %v", err)
 	}
+}
+
+// TestJSONValidates holds the JSON report to its documented schema.
+func TestJSONValidates(t *testing.T) {
+	js, _, _ := render(t, scanSamples(t))
+	validate(t, compileSchema(t, filepath.Join("..", "..", "docs", "report.schema.json")), js)
+}
+
+func TestSARIFValidates(t *testing.T) {
+	_, _, sarif := render(t, scanSamples(t))
+	validate(t, compileSchema(t, filepath.Join("testdata", "sarif-schema-2.1.0.json")), sarif)
 	// GitHub code scanning needs rule metadata and a location per result.
 	var log struct {
 		Runs []struct {

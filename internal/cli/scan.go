@@ -169,11 +169,7 @@ func emit(rep *report.Report, pol *policy.Policy, o *outputFlags, env Env) int {
 	case "sarif":
 		err = report.WriteSARIF(w, rep, rules)
 	default:
-		view := rep
-		if o.quiet {
-			view = onlyFailing(rep, threshold, o.strict, rules)
-		}
-		err = report.WriteText(w, view, report.TextOptions{Color: color, Verbose: o.verbose, Threshold: threshold, Strict: o.strict, Rules: rules})
+		err = report.WriteText(w, rep, report.TextOptions{Color: color, Verbose: o.verbose, OnlyFailing: o.quiet, Threshold: threshold, Strict: o.strict, Rules: rules})
 	}
 	if err != nil {
 		fmt.Fprintln(env.Stderr, "modelgate: writing report:", err)
@@ -202,15 +198,4 @@ func exitCode(rep *report.Report, threshold finding.Severity, strict bool, rules
 		return ExitError
 	}
 	return ExitOK
-}
-
-func onlyFailing(rep *report.Report, threshold finding.Severity, strict bool, rules *finding.Catalogue) *report.Report {
-	view := *rep
-	view.Files = nil
-	for _, f := range rep.Files {
-		if f.Status == report.StatusError || report.FileFails(f, threshold, strict, rules) {
-			view.Files = append(view.Files, f)
-		}
-	}
-	return &view
 }

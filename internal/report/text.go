@@ -16,6 +16,8 @@ type TextOptions struct {
 	Color bool
 	// Verbose lists clean files and innocuous imports too.
 	Verbose bool
+	// OnlyFailing lists failing and unreadable files only (--quiet).
+	OnlyFailing bool
 	// Threshold and Strict decide which files are marked FAIL.
 	Threshold finding.Severity
 	Strict    bool
@@ -81,8 +83,10 @@ func WriteText(w io.Writer, r *Report, o TextOptions) error {
 			failing++
 		}
 		notable := rank(f) > int(finding.Info) || f.Status != StatusComplete || hasUnsafeImport(f)
-		if !notable && !o.Verbose {
+		if !notable {
 			clean++
+		}
+		if (!notable && !o.Verbose) || (o.OnlyFailing && !fails && f.Status != StatusError) {
 			continue
 		}
 		label := o.paint(ansiGreen, "ok  ")

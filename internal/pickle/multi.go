@@ -25,19 +25,19 @@ type Range struct{ Start, End int64 }
 // ScanAll interprets every pickle stream in size bytes of r from offset 0:
 // the loader may be called again after a STOP (or after an error), so a
 // scanner must read on to the end of the data. Bytes that do not start a
-// stream are searched for the next plausible pickle start.
+// stream are searched for the next plausible pickle start, within a budget.
 func ScanAll(ctx context.Context, r io.ReaderAt, size int64, v Visitor, opts Options) (*Result, error) {
 	m := NewMachine(r, 0, size, v, opts)
 	lim := m.lim
+	pr := newProber(r, size, lim.MaxTrailingScan)
 	res := &Result{}
 	pos := int64(0)
 	for pos < size {
 		if len(res.Streams) >= lim.MaxPickleStreams {
 			return res, limits.Exceeded("MaxPickleStreams", int64(len(res.Streams))+1, int64(lim.MaxPickleStreams), pos)
 		}
-		startsHere := len(res.Streams) == 0 || plausibleStart(r, pos, size)
-		if !startsHere {
-			next, searched := nextCandidate(ctx, r, pos, size, lim.MaxTrailingScan)
+		if len(res.Streams) > 0 && !pr.plausible(pos) {
+			next, searched := pr.next(ctx, pos)
 			if next < 0 {
 				res.Junk = append(res.Junk, Range{pos, size})
 				if searched < size {
@@ -59,32 +59,12 @@ func ScanAll(ctx context.Context, r io.ReaderAt, size int64, v Visitor, opts Opt
 		if st.Err != nil {
 			// The loader stops here. Carry on past the break so that a
 			// second payload is not missed.
-			pos = st.Err.Off + 1
-			if st.End > pos {
-				pos = st.End
-			}
+			pos = max(st.Err.Off+1, st.End)
 			continue
 		}
 		pos = st.End
 	}
 	return res, nil
-}
-
-// plausibleStart reports whether the bytes at pos begin a pickle: a PROTO
-// opcode, or an opcode sequence that decodes cleanly for a while.
-func plausibleStart(r io.ReaderAt, pos, size int64) bool {
-	return LooksLikePickle(r, pos, size)
-}
-
-// LooksLikePickle reports whether a pickle plausibly starts at pos: a PROTO
-// opcode, or opcodes that decode cleanly to a STOP or to an import.
-func LooksLikePickle(r io.ReaderAt, pos, size int64) bool {
-	var head [2]byte
-	n, _ := r.ReadAt(head[:], pos)
-	if n >= 2 && head[0] == byte(PROTO) && head[1] <= HighestProtocol {
-		return true
-	}
-	return probe(r, pos, size, 4096)
 }
 
 // globalCounter only notes whether a probed stream imports something.
@@ -102,36 +82,75 @@ func (g *globalCounter) Anomaly(int64, Op, string)        {}
 func (g *globalCounter) StreamStart(int64)                {}
 func (g *globalCounter) StreamEnd(*Stream)                {}
 
-// probe runs a bounded dry run from pos: a pickle start decodes cleanly and
-// either reaches STOP or imports something before any error.
-func probe(r io.ReaderAt, pos, size int64, maxOps int64) bool {
+// probeOps bounds one probe; probeBudget bounds all probes of one scan, so
+// that bytes crafted to look like pickle starts everywhere cost a bounded
+// amount of work (what is left unsearched is reported).
+const (
+	probeOps    = 4096
+	probeBudget = 2 << 20
+)
+
+// prober test-runs the bytes at a position with one reusable machine.
+type prober struct {
+	r         io.ReaderAt
+	size      int64
+	maxSearch int64
+	m         *Machine
+	gc        globalCounter
+	spent     int64
+}
+
+func newProber(r io.ReaderAt, size, maxSearch int64) *prober {
 	lim := *limits.Default()
-	lim.MaxPickleOps = maxOps
+	lim.MaxPickleOps = probeOps
 	lim.MaxPickleStringBytes = 1 << 20
-	gc := &globalCounter{}
-	m := NewMachine(r, 0, size, gc, Options{Limits: &lim, InlineMax: 4096})
-	m.SeekTo(pos)
-	st, err := m.Run(context.Background())
+	p := &prober{r: r, size: size, maxSearch: maxSearch}
+	p.m = NewMachine(r, 0, size, &p.gc, Options{Limits: &lim, InlineMax: 4096})
+	return p
+}
+
+// plausible reports whether a pickle plausibly starts at pos: a PROTO
+// opcode, or opcodes that decode cleanly to a STOP or to an import.
+func (p *prober) plausible(pos int64) bool {
+	var head [2]byte
+	if n, _ := p.r.ReadAt(head[:], pos); n >= 2 && head[0] == byte(PROTO) && head[1] <= HighestProtocol {
+		return true
+	}
+	if p.spent >= probeBudget {
+		return false
+	}
+	p.gc.n = 0
+	p.m.strBytes, p.m.values, p.m.retainOK = 0, 0, true // probes keep nothing
+	p.m.SeekTo(pos)
+	st, err := p.m.Run(context.Background())
+	if st != nil {
+		p.spent += st.Ops
+	}
 	if st == nil || st.Ops < 2 {
 		return false
 	}
 	if err != nil {
 		// Out of probe budget without an error: a long clean run.
-		return errors.Is(err, limits.ErrLimit) && gc.n > 0
+		return errors.Is(err, limits.ErrLimit) && p.gc.n > 0
 	}
 	if st.Err == nil {
 		return true
 	}
-	return gc.n > 0 && st.Err.Off > pos
+	return p.gc.n > 0 && st.Err.Off > pos
 }
 
-// nextCandidate searches bytes from pos for the next offset where a pickle
-// plausibly starts, up to max bytes. It returns -1 if none, and how far it
-// searched.
-func nextCandidate(ctx context.Context, r io.ReaderAt, pos, size, max int64) (int64, int64) {
-	end := size
-	if max > 0 && pos+max < end {
-		end = pos + max
+// LooksLikePickle reports whether a pickle plausibly starts at pos.
+func LooksLikePickle(r io.ReaderAt, pos, size int64) bool {
+	return newProber(r, size, 0).plausible(pos)
+}
+
+// next searches bytes after pos for the next offset where a pickle
+// plausibly starts. It returns -1 if none, and how far it searched: the
+// search stops at maxSearch bytes or when the probe budget is spent.
+func (p *prober) next(ctx context.Context, pos int64) (int64, int64) {
+	end := p.size
+	if p.maxSearch > 0 && pos+p.maxSearch < end {
+		end = pos + p.maxSearch
 	}
 	const chunk = 1 << 20
 	buf := make([]byte, chunk+64)
@@ -139,26 +158,27 @@ func nextCandidate(ctx context.Context, r io.ReaderAt, pos, size, max int64) (in
 		if ctx.Err() != nil {
 			return -1, at
 		}
-		n, _ := r.ReadAt(buf, at)
+		n, _ := p.r.ReadAt(buf, at)
 		if n == 0 {
 			break
 		}
 		b := buf[:n]
-		lim := n
-		if int64(lim) > end-at {
-			lim = int(end - at)
-		}
+		lim := min(n, int(end-at))
 		for i := 0; i < lim; i++ {
-			c := b[i]
-			if !candidateByte[c] {
+			if !candidateByte[b[i]] {
 				j := indexCandidate(b[i:lim])
 				if j < 0 {
 					break
 				}
 				i += j
-				c = b[i]
 			}
-			if quickCheck(b[i:], c) && probe(r, at+int64(i), size, 1<<16) {
+			if !quickCheck(b[i:], b[i]) {
+				continue
+			}
+			if p.spent >= probeBudget {
+				return -1, at + int64(i)
+			}
+			if p.plausible(at + int64(i)) {
 				return at + int64(i), at + int64(i)
 			}
 		}

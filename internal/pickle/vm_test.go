@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"modelgate/internal/limits"
 )
@@ -334,5 +335,41 @@ func TestLargeArgumentsByReference(t *testing.T) {
 	v := res.Streams[0].Result
 	if !v.Truncated || !v.ByRef || v.Len() != 5000 || len(v.Str) != 256 || v.Off != 7 {
 		t.Fatalf("value: truncated=%v len=%d held=%d off=%d", v.Truncated, v.Len(), len(v.Str), v.Off)
+	}
+}
+
+// TestHostileTrailingData: bytes crafted so that every position looks like
+// a pickle start cost a bounded amount of work, and what was not searched
+// is reported rather than passed.
+func TestHostileTrailingData(t *testing.T) {
+	junk := strings.Repeat("S'os'\n", 2<<20/6)
+	data := []byte("N." + junk)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	res, err := ScanAll(ctx, bytes.NewReader(data), int64(len(data)), nopVisitor{}, Options{})
+	if err != nil || ctx.Err() != nil {
+		t.Fatalf("err %v ctx %v", err, ctx.Err())
+	}
+	if res.Unsearched == nil && len(res.Streams) < 2 {
+		t.Errorf("neither searched nor reported unsearched: %+v", res)
+	}
+}
+
+// TestPayloadAfterLargeJunk: a payload after a megabyte of random bytes is
+// still found.
+func TestPayloadAfterLargeJunk(t *testing.T) {
+	junk := make([]byte, 1<<20)
+	seed := uint32(1)
+	for i := range junk {
+		seed = seed*1664525 + 1013904223
+		junk[i] = byte(seed >> 24)
+	}
+	data := append(append([]byte("N."), junk...), pk{}.proto(2).global("os", "system").mark().u("id").tuple().reduce().stop()...)
+	_, rec, err := scanBytes(t, data, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(strings.Join(rec.events, "\n"), "CALL REDUCE os.system('id')") {
+		t.Errorf("payload after junk missed")
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/BurntSushi/toml"
@@ -105,14 +106,17 @@ type pattern struct {
 	safety finding.Safety
 }
 
-// Default returns the embedded policy.
-func Default() *Policy {
+// Default returns the embedded policy. It is parsed once: a Policy is
+// immutable, so every caller can share it.
+func Default() *Policy { return defaultPolicy() }
+
+var defaultPolicy = sync.OnceValue(func() *Policy {
 	p, err := Load()
 	if err != nil {
 		panic("policy: embedded default is invalid: " + err.Error())
 	}
 	return p
-}
+})
 
 // Load merges the embedded default with the given policy files, in order.
 func Load(paths ...string) (*Policy, error) {

@@ -280,12 +280,20 @@ func writeQuoted(b *strings.Builder, s string, isBytes bool, room int) {
 			i++
 		default:
 			r, n := utf8.DecodeRuneInString(s[i:])
-			if isBytes || r == utf8.RuneError || !strconv.IsPrint(r) {
+			switch {
+			case isBytes || (r == utf8.RuneError && n == 1):
 				fmt.Fprintf(b, `\x%02x`, c)
 				i++
 				continue
+			case !strconv.IsPrint(r) && r < 0x100:
+				fmt.Fprintf(b, `\x%02x`, r)
+			case !strconv.IsPrint(r) && r < 0x10000:
+				fmt.Fprintf(b, `\u%04x`, r)
+			case !strconv.IsPrint(r):
+				fmt.Fprintf(b, `\U%08x`, r)
+			default:
+				b.WriteString(s[i : i+n])
 			}
-			b.WriteString(s[i : i+n])
 			i += n
 		}
 	}

@@ -97,3 +97,18 @@ func FuzzParseEvents(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkParseAndFindings measures turning a recorded audit stream (a
+// pty.spawn payload: ~150 events) into findings.
+func BenchmarkParseAndFindings(b *testing.B) {
+	data, err := os.ReadFile(filepath.Join("testdata", "audit", "pty_spawn.jsonl"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	pol, rules := policy.Default(), finding.Default()
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		events, _, _ := ParseEvents(bytes.NewReader(data))
+		Findings("f", &Outcome{Events: events, Sandbox: &sandbox.Result{}}, pol, rules)
+	}
+}

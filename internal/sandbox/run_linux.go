@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -334,6 +335,20 @@ func (r *initRun) finish(ctx context.Context, ic initConfig, wall time.Duration)
 		return res, nil
 	case werr != nil:
 		return res, &SetupError{Step: "sending the configuration", Err: werr}
+	case slices.Contains(res.Applied, "rlimits"):
+		// The command had started when init died without a word (killed
+		// by the OOM killer, say): report it as the command's end, so
+		// callers fail closed rather than error out.
+		res.Notes = append(res.Notes, fmt.Sprintf("the sandbox's init ended unexpectedly: %v", err))
+		res.ExitCode, res.Signal = ExitSetupFailed, 0
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+				res.Signal = ws.Signal()
+				res.ExitCode = 128 + int(ws.Signal())
+			}
+		}
+		return res, nil
 	default:
 		return res, &SetupError{Step: "running", Err: fmt.Errorf("sandbox init ended without a status: %v", err)}
 	}

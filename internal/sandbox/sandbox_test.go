@@ -236,6 +236,17 @@ func TestMemoryLimit(t *testing.T) {
 	if o.res.ExitCode == 0 || !strings.Contains(o.stderr, "memory exhausted") {
 		t.Errorf("result = %+v stderr %q, want dd to run out of memory", o.res, o.stderr)
 	}
+	// A Python model loader dies of it (MemoryError) rather than taking
+	// the host's memory.
+	if _, err := os.Stat("/usr/bin/python3"); err == nil {
+		o = runIn(t, Config{
+			Command: []string{"/usr/bin/python3", "-c", "b = bytearray(1 << 30); print('allocated')"},
+			Limits:  Limits{Memory: 256 << 20},
+		})
+		if o.res.ExitCode == 0 || strings.Contains(o.stdout, "allocated") || !strings.Contains(o.stderr, "MemoryError") {
+			t.Errorf("python over the limit: %+v stdout %q stderr %q", o.res, o.stdout, o.stderr)
+		}
+	}
 	// Under the limit the same works.
 	o = runIn(t, Config{
 		Command: []string{"/bin/dd", "if=/dev/zero", "of=/dev/null", "bs=16M", "count=1"},

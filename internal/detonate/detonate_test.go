@@ -123,7 +123,7 @@ func TestNoExecBlocksPayloads(t *testing.T) {
 					refused++
 				}
 			}
-			if refused == 0 && name != "pty_spawn.pkl" { // pty.spawn dies in its forked child before execve
+			if refused == 0 && name != "pty_spawn.pkl" { // pty.spawn fails before it forks: the sandbox has no pseudo-terminals
 				t.Errorf("no refused execve recorded:%s", describe(fs))
 			}
 			if !rulesOf(fs)[ruleProcess] {

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"context"
 	"net"
 	"os"
 	"path/filepath"
@@ -315,4 +316,21 @@ func processesWith(s string) []string {
 		}
 	}
 	return found
+}
+
+// BenchmarkRunTrue measures the sandbox's own cost: namespaces, the new
+// root, the filter and supervision around /bin/true.
+func BenchmarkRunTrue(b *testing.B) {
+	if _, err := tryRunB(); err != nil {
+		b.Skip(err)
+	}
+	for b.Loop() {
+		if _, err := tryRunB(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func tryRunB() (*Result, error) {
+	return Run(context.Background(), Config{Command: []string{"/bin/true"}, Limits: Limits{Wall: 30 * time.Second}})
 }

@@ -49,7 +49,11 @@ func startCommand(st *initState, path string) (*os.Process, bool) {
 			_, fs.landlockErr = applyLandlock(cfg)
 			fs.privErr = dropCapabilities()
 		}
-		if fs.privErr == nil {
+		if fs.privErr != nil {
+			// seccomp without CAP_SYS_ADMIN needs no_new_privs.
+			fs.notifyErr = fmt.Errorf("not installed: %w", fs.privErr)
+			fs.filterErr = fs.notifyErr
+		} else {
 			prog, err := buildFilter(execNotify)
 			if err == nil {
 				fs.listener, err = installFilter(prog, true)

@@ -90,12 +90,7 @@ func runInit() int {
 
 	if cfg.Namespaces {
 		if !st.step("hostname", false, func() error { return unix.Sethostname([]byte("modelgate-sandbox")) }) ||
-			!st.step("network namespace with loopback only", true, func() error {
-				if err := loopbackUp(); err != nil {
-					return err
-				}
-				return nil
-			}) ||
+			!st.step("network namespace with loopback only", true, loopbackUp) ||
 			!st.step("read-only root with private /tmp", true, func() error {
 				if err := openBindPaths(cfg); err != nil {
 					return err

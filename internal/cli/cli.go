@@ -14,6 +14,8 @@ import (
 	"strings"
 
 	"golang.org/x/term"
+
+	"modelgate/internal/sandbox"
 )
 
 // Exit codes, stable and documented in README.md.
@@ -57,6 +59,11 @@ func commands() map[string]command {
 		"policy":  {"show or check the policy (policy show | policy check FILE)", runPolicy},
 		"rules":   {"list the rules findings refer to", runRules},
 		"version": {"print the version", runVersion},
+
+		"sandbox":  {"run a command isolated from the network, the host's files and secrets", runSandbox},
+		"detonate": {"load a pickle-based model in the sandbox and report what it tries", runDetonate},
+		// Hidden (names starting with __ are not listed): the sandbox's init.
+		sandbox.InitArg: {"", runSandboxInit},
 	}
 }
 
@@ -90,7 +97,9 @@ func usage(w io.Writer, cmds map[string]command) {
 	fmt.Fprintln(w, "\nUsage: modelgate COMMAND [flags] [args]\n\nCommands:")
 	names := make([]string, 0, len(cmds))
 	for n := range cmds {
-		names = append(names, n)
+		if !strings.HasPrefix(n, "__") {
+			names = append(names, n)
+		}
 	}
 	sort.Strings(names)
 	for _, n := range names {

@@ -126,9 +126,20 @@ func WriteSARIF(w io.Writer, r *Report, rules *finding.Catalogue) error {
 		Invocations: []sarifInvocation{{ExecutionSuccessful: true}},
 		Properties:  map[string]any{"policyVersion": r.Policy.Version},
 	}
+	// Only the rules results refer to are described: GitHub needs those,
+	// and the log stays about this scan.
+	used := map[string]bool{}
+	for _, f := range r.Files {
+		for _, x := range f.Findings {
+			used[x.Rule] = true
+		}
+	}
 	index := map[string]int{}
-	for i, rule := range rules.Rules() {
-		index[rule.ID] = i
+	for _, rule := range rules.Rules() {
+		if !used[rule.ID] {
+			continue
+		}
+		index[rule.ID] = len(run.Tool.Driver.Rules)
 		tags := []string{"security"}
 		if rule.CWE != "" {
 			tags = append(tags, "external/cwe/"+strings.ToLower(rule.CWE))

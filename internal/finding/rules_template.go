@@ -45,14 +45,14 @@ var templateRules = []Rule{
 	},
 	{
 		ID: RuleJinjaTemplateLoad, Title: "Chat template loads other templates", Severity: Medium,
-		Why: "{% include %}, {% import %}, {% from %} or {% extends %} pull in templates from the loader's search path. A chat template is self-contained; what it would load was not checked.",
-		Fix: "Check where the loaded templates come from.",
+		Why:    "{% include %}, {% import %}, {% from %} or {% extends %} pull in templates from the loader's search path. A chat template is self-contained; what it would load was not checked.",
+		Fix:    "Check where the loaded templates come from.",
 		Strict: true,
 	},
 	{
 		ID: RuleJinjaParseError, Title: "Chat template could not be parsed", Severity: Medium,
-		Why: "The template is not valid Jinja, or not in a form the checker's parser accepts, so only its tokens were checked (literal names, globals, attributes), not how it assembles names. A template that cannot be verified is suspicious, never clean.",
-		Fix: "Inspect the template by hand.",
+		Why:    "The template is not valid Jinja, or not in a form the checker's parser accepts, so only its tokens were checked (literal names, globals, attributes), not how it assembles names. A template that cannot be verified is suspicious, never clean.",
+		Fix:    "Inspect the template by hand.",
 		CWE:    "CWE-20",
 		Strict: true,
 	},

@@ -178,7 +178,9 @@ func skipSpace(src string, p int) int {
 	return p
 }
 
-func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v' }
+func isSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'
+}
 
 func hasAssign(toks []token) bool {
 	for _, t := range toks {

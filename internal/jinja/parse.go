@@ -78,8 +78,8 @@ type noLoader struct{}
 
 var errNoLoad = errors.New("templates are never loaded")
 
-func (noLoader) Read(string) (io.Reader, error)        { return nil, errNoLoad }
-func (noLoader) Resolve(string) (string, error)        { return "", errNoLoad }
+func (noLoader) Read(string) (io.Reader, error)         { return nil, errNoLoad }
+func (noLoader) Resolve(string) (string, error)         { return "", errNoLoad }
 func (noLoader) Inherit(string) (loaders.Loader, error) { return nil, errNoLoad }
 
 // parse parses a rewritten template with gonja. gonja is a port, not a

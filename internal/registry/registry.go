@@ -4,6 +4,7 @@ package registry
 
 import (
 	"modelgate/internal/format"
+	"modelgate/internal/format/ggufscan"
 	"modelgate/internal/format/rawpickle"
 )
 
@@ -12,6 +13,7 @@ import (
 // after them (a protocol 0 pickle has no magic), text formats last.
 func Analyzers() []format.Analyzer {
 	return []format.Analyzer{
+		ggufscan.New(),
 		rawpickle.New(),
 	}
 }

@@ -39,7 +39,9 @@ func rules(res *report.File) map[string]finding.Severity {
 	return m
 }
 
-func fails(res *report.File) bool { return report.FileFails(res, finding.High, false, finding.Default()) }
+func fails(res *report.File) bool {
+	return report.FileFails(res, finding.High, false, finding.Default())
+}
 
 // TestBenignTemplates puts every real chat template from the jinja
 // package's table into a GGUF file: each must scan clean.

@@ -30,7 +30,6 @@ var pending = map[string]string{
 	"keras-v3":       "#4",
 	"onnx":           "#4",
 	"safetensors":    "#4",
-	"json":           "#5",
 	"raw":            "#4",
 }
 

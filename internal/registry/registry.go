@@ -4,6 +4,7 @@ package registry
 
 import (
 	"modelgate/internal/format"
+	"modelgate/internal/format/chatjson"
 	"modelgate/internal/format/ggufscan"
 	"modelgate/internal/format/rawpickle"
 )
@@ -14,6 +15,7 @@ import (
 func Analyzers() []format.Analyzer {
 	return []format.Analyzer{
 		ggufscan.New(),
+		chatjson.New(),
 		rawpickle.New(),
 	}
 }

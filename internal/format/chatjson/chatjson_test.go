@@ -20,7 +20,9 @@ func scanBytes(t *testing.T, name string, b []byte) *report.File {
 	return scan.New(scan.Options{}).ScanReader(context.Background(), name, bytes.NewReader(b), int64(len(b)), "")
 }
 
-func fails(res *report.File) bool { return report.FileFails(res, finding.High, false, finding.Default()) }
+func fails(res *report.File) bool {
+	return report.FileFails(res, finding.High, false, finding.Default())
+}
 
 func has(res *report.File, rule string) bool {
 	for _, f := range res.Findings {
@@ -34,7 +36,7 @@ func has(res *report.File, rule string) bool {
 func tokenizerConfig(t *testing.T, template any) []byte {
 	t.Helper()
 	b, err := json.MarshalIndent(map[string]any{
-		"model_max_length": 4096,
+		"model_max_length":     4096,
 		"added_tokens_decoder": map[string]any{"0": map[string]any{"content": "<s>", "special": true}},
 		"chat_template":        template,
 	}, "", "  ")

@@ -29,7 +29,6 @@ var pending = map[string]string{
 	"keras-h5":       "#4",
 	"keras-v3":       "#4",
 	"onnx":           "#4",
-	"safetensors":    "#4",
 	"raw":            "#4",
 }
 

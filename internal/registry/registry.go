@@ -7,6 +7,7 @@ import (
 	"modelgate/internal/format/chatjson"
 	"modelgate/internal/format/ggufscan"
 	"modelgate/internal/format/rawpickle"
+	"modelgate/internal/format/safetensorsscan"
 )
 
 // Analyzers returns the analyzers in the order their Match is tried:
@@ -14,6 +15,7 @@ import (
 // after them (a protocol 0 pickle has no magic), text formats last.
 func Analyzers() []format.Analyzer {
 	return []format.Analyzer{
+		safetensorsscan.New(),
 		ggufscan.New(),
 		chatjson.New(),
 		rawpickle.New(),

@@ -6,6 +6,7 @@ import (
 	"modelgate/internal/format"
 	"modelgate/internal/format/chatjson"
 	"modelgate/internal/format/ggufscan"
+	"modelgate/internal/format/h2o"
 	"modelgate/internal/format/rawpickle"
 	"modelgate/internal/format/safetensorsscan"
 )
@@ -17,7 +18,9 @@ func Analyzers() []format.Analyzer {
 	return []format.Analyzer{
 		safetensorsscan.New(),
 		ggufscan.New(),
+		h2o.NewMOJO(), // a zip: before any generic zip analyzer
 		chatjson.New(),
+		h2o.NewPOJO(), // text that can look like a protocol 0 pickle
 		rawpickle.New(),
 	}
 }

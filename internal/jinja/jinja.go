@@ -207,9 +207,18 @@ func (c *checker) add(rule, name, msg string, off int) {
 }
 
 // checkString flags a string (a literal, or one the template assembles)
-// that spells a Python dunder.
+// that can serve as a name reaching Python internals: the whole string is
+// an attribute name or dotted path with a dunder in it, or it holds a
+// str.format field that fetches one ("{0.__class__}"). Prose that merely
+// mentions __init__ is not a name; a template that cuts a name out of it
+// is caught where the cut is folded.
 func (c *checker) checkString(s string, off int, assembled bool) {
-	d := dunderIn(s, !assembled)
+	d := ""
+	if t := strings.TrimSpace(s); isNamePath(t) {
+		d = dunderIn(t, !assembled)
+	} else if f := formatFieldDunder(s); f != "" {
+		d = f
+	}
 	if d == "" {
 		return
 	}
@@ -218,6 +227,38 @@ func (c *checker) checkString(s string, off int, assembled bool) {
 		msg = fmt.Sprintf("the template assembles the name %q from pieces (%q)", d, shorten(s, 80))
 	}
 	c.add(finding.RuleJinjaDunder, d, msg, off)
+}
+
+// isNamePath reports whether s is an identifier or a dotted path of them.
+func isNamePath(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !isIdentChar(s[i]) && s[i] != '.' {
+			return false
+		}
+	}
+	return true
+}
+
+// formatFieldDunder returns the dunder a str.format replacement field in s
+// reaches ("{0.__class__}", "{x[__globals__]}"), or "".
+func formatFieldDunder(s string) string {
+	for {
+		i := strings.IndexByte(s, '{')
+		if i < 0 {
+			return ""
+		}
+		j := strings.IndexByte(s[i:], '}')
+		if j < 0 {
+			return ""
+		}
+		if d := dunderIn(s[i+1:i+j], false); d != "" && !strings.ContainsAny(s[i+1:i+j], " {") {
+			return d
+		}
+		s = s[i+1:]
+	}
 }
 
 // checkAttr flags an attribute name fetched by route.

@@ -245,3 +245,24 @@ func TestJinjaSyntax(t *testing.T) {
 		}
 	}
 }
+
+// TestProseMentioningDunders: text that mentions dunders is not a name.
+func TestProseMentioningDunders(t *testing.T) {
+	src := `{{ 'Write Python: if __name__ == "__main__": main()' }}{{ 'Classes define __init__ to set fields.' ~ '\n' }}{% set s %}Call super().__init__() first.{% endset %}{{ s }}`
+	res, err := Check(context.Background(), src, Options{})
+	if err != nil || !res.Parsed || len(res.Issues) != 0 {
+		t.Errorf("err %v parsed %v issues %+v", err, res.Parsed, res.Issues)
+	}
+	// ...but a name cut out of prose is caught where it is cut.
+	cut := `{{ x|attr('Write __class__ here'.split(' ')[1]) }}{{ x|attr('Write __class__ here'[6:15]) }}`
+	res, _ = Check(context.Background(), cut, Options{})
+	n := 0
+	for _, is := range res.Issues {
+		if is.Rule == finding.RuleJinjaDunder {
+			n++
+		}
+	}
+	if n == 0 {
+		t.Errorf("names cut from prose not caught: %+v", res.Issues)
+	}
+}

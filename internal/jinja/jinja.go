@@ -188,6 +188,12 @@ func (r *Result) Findings(rules *finding.Catalogue, where string, base int64) []
 
 type issueKey struct{ rule, name string }
 
+// at gives the template offset of what is being checked. The walker
+// computes offsets by reflection, so only when an issue is reported.
+type at func() int
+
+func fixed(off int) at { return func() int { return off } }
+
 // checker collects issues, one per rule and name.
 type checker struct {
 	src    string
@@ -212,7 +218,7 @@ func (c *checker) add(rule, name, msg string, off int) {
 // str.format field that fetches one ("{0.__class__}"). Prose that merely
 // mentions __init__ is not a name; a template that cuts a name out of it
 // is caught where the cut is folded.
-func (c *checker) checkString(s string, off int, assembled bool) {
+func (c *checker) checkString(s string, pos at, assembled bool) {
 	d := ""
 	if t := strings.TrimSpace(s); isNamePath(t) {
 		d = dunderIn(t, !assembled)
@@ -226,7 +232,7 @@ func (c *checker) checkString(s string, off int, assembled bool) {
 	if assembled {
 		msg = fmt.Sprintf("the template assembles the name %q from pieces (%q)", d, shorten(s, 80))
 	}
-	c.add(finding.RuleJinjaDunder, d, msg, off)
+	c.add(finding.RuleJinjaDunder, d, msg, pos())
 }
 
 // isNamePath reports whether s is an identifier or a dotted path of them.
@@ -262,16 +268,16 @@ func formatFieldDunder(s string) string {
 }
 
 // checkAttr flags an attribute name fetched by route.
-func (c *checker) checkAttr(name, route string, off int) {
+func (c *checker) checkAttr(name, route string, pos at) {
 	if why := badAttr(name); why != "" {
 		if route == "subscript" && why == "a private name" && !strings.Contains(name[1:], "__") {
 			return // x['_key']: a dict lookup, not an attribute
 		}
-		c.add(finding.RuleJinjaDunder, name, fmt.Sprintf("%s %q reaches Python internals (%s)", route, name, why), off)
+		c.add(finding.RuleJinjaDunder, name, fmt.Sprintf("%s %q reaches Python internals (%s)", route, name, why), pos())
 		return
 	}
 	if runtimeAttrs[name] {
-		c.add(finding.RuleJinjaRuntimeAttr, name, fmt.Sprintf("%s %q names a Python module or code-running function", route, name), off)
+		c.add(finding.RuleJinjaRuntimeAttr, name, fmt.Sprintf("%s %q names a Python module or code-running function", route, name), pos())
 	}
 }
 
@@ -284,11 +290,11 @@ func (c *checker) tokenChecks() {
 			if t.hidden {
 				c.add(finding.RuleJinjaObfuscated, c.src[t.off:t.end], "a string literal spells identifier characters with escape sequences", t.off)
 			}
-			c.checkString(t.val, t.off, false)
+			c.checkString(t.val, fixed(t.off), false)
 		case tkName:
 			prev, next := opAt(toks, i-1), opAt(toks, i+1)
 			if prev == "." {
-				c.checkAttr(t.val, "attribute", t.off)
+				c.checkAttr(t.val, "attribute", fixed(t.off))
 				continue
 			}
 			if strings.HasPrefix(t.val, "__") {

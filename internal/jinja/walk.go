@@ -86,7 +86,7 @@ func (w *walker) walk(v reflect.Value) fval {
 		it := v.MapRange()
 		for it.Next() {
 			if k := it.Key(); k.Kind() == reflect.String {
-				w.checkName(k.String(), -1)
+				w.checkName(k.String(), fixed(-1))
 			}
 			w.walk(it.Value())
 		}
@@ -167,6 +167,9 @@ func loadTagName(t reflect.Type) string {
 	return "extends"
 }
 
+// at returns v's template offset, computed on demand.
+func (w *walker) at(v reflect.Value) at { return func() int { return w.pos(v) } }
+
 // pos returns the template offset of a node, from its first token field.
 func (w *walker) pos(v reflect.Value) int {
 	for i := range v.NumField() {
@@ -198,13 +201,13 @@ func (w *walker) str(v reflect.Value) fval {
 		return strVal(w.c.lx.toks[i].val)
 	}
 	// A literal the Jinja-faithful lexer did not see as one: check it too.
-	w.c.checkString(s, w.pos(v), false)
+	w.c.checkString(s, w.at(v), false)
 	return strVal(s)
 }
 
 func (w *walker) name(v reflect.Value) fval {
 	n := v.FieldByName("Name").Elem().FieldByName("Val").String()
-	w.checkName(n, w.pos(v))
+	w.checkName(n, w.at(v))
 	if gadgetGlobals[n] {
 		w.c.add(finding.RuleJinjaGadgetGlobal, n,
 			fmt.Sprintf("the template uses the global %q, whose attributes lead to Python's globals and builtins (cycler.__init__.__globals__, lipsum.__globals__)", n),
@@ -218,9 +221,9 @@ func (w *walker) name(v reflect.Value) fval {
 
 // checkName flags variable and keyword names that are dunders
 // (__builtins__, dict(__class__=1)|list).
-func (w *walker) checkName(n string, off int) {
+func (w *walker) checkName(n string, pos at) {
 	if strings.HasPrefix(n, "__") {
-		w.c.add(finding.RuleJinjaDunder, n, fmt.Sprintf("the template uses the name %q", n), off)
+		w.c.add(finding.RuleJinjaDunder, n, fmt.Sprintf("the template uses the name %q", n), pos())
 	}
 }
 
@@ -237,35 +240,44 @@ func (w *walker) list(v reflect.Value) fval {
 	return l
 }
 
-// nameOf returns the variable path a node stands for ("ns", "ns.name"),
-// used as the key of assigned values, or "".
+// nameOf returns the variable a node stands for: "ns" for a name, or
+// "ns.field" for a name's attribute (what {% set ns.field = … %} assigns),
+// used as the key of assigned values; "" for anything else.
 func nameOf(v reflect.Value) string {
-	for v.Kind() == reflect.Interface || v.Kind() == reflect.Pointer {
-		if v.IsNil() {
-			return ""
-		}
-		v = v.Elem()
+	v = deref(v)
+	if !v.IsValid() {
+		return ""
 	}
 	switch v.Type() {
 	case tName:
 		return v.FieldByName("Name").Elem().FieldByName("Val").String()
 	case tGetAttribute:
-		if base := nameOf(v.FieldByName("Node")); base != "" {
-			return base + "." + v.FieldByName("Attribute").String()
+		if base := deref(v.FieldByName("Node")); base.IsValid() && base.Type() == tName {
+			return nameOf(base) + "." + v.FieldByName("Attribute").String()
 		}
 	}
 	return ""
+}
+
+// deref follows interfaces and pointers; it returns the zero Value for nil.
+func deref(v reflect.Value) reflect.Value {
+	for v.Kind() == reflect.Interface || v.Kind() == reflect.Pointer {
+		if v.IsNil() {
+			return reflect.Value{}
+		}
+		v = v.Elem()
+	}
+	return v
 }
 
 func (w *walker) getAttr(v reflect.Value) fval {
 	node := v.FieldByName("Node")
 	attr := v.FieldByName("Attribute").String()
 	base := w.walk(node)
-	off := w.pos(v)
 	if attr == "" {
 		return unknown // x.0: an index
 	}
-	w.c.checkAttr(attr, "attribute", off)
+	w.c.checkAttr(attr, "attribute", w.at(v))
 	if n := nameOf(v); n != "" {
 		if val, ok := w.lookup(n); ok {
 			return val
@@ -282,12 +294,12 @@ func (w *walker) getAttr(v reflect.Value) fval {
 func (w *walker) getItem(v reflect.Value) fval {
 	base := w.walk(v.FieldByName("Node"))
 	arg := w.walk(v.FieldByName("Arg"))
-	off := w.pos(v)
 	switch {
 	case arg.k == kStr && arg.known:
 		// Jinja's getitem falls back to getattr for strings.
-		w.c.checkAttr(arg.s, "subscript", off)
+		w.c.checkAttr(arg.s, "subscript", w.at(v))
 	case arg.computed:
+		off := w.pos(v)
 		w.c.add(finding.RuleJinjaComputedName, w.c.snippet(off),
 			"a subscript takes its key from a string built at render time; Jinja falls back to getattr for string keys, so this can reach any attribute",
 			off)
@@ -338,7 +350,7 @@ func (w *walker) getSlice(v reflect.Value) fval {
 				}
 				res := strVal(string(out))
 				res.computed = true
-				w.c.checkString(res.s, w.pos(v), true)
+				w.c.checkString(res.s, w.at(v), true)
 				return res
 			}
 		case base.k == kList && base.known:
@@ -363,7 +375,7 @@ func (w *walker) binary(v reflect.Value) fval {
 	op := v.FieldByName("Operator").Elem().FieldByName("Token").Elem().FieldByName("Val").String()
 	res := fold2(op, l, r)
 	if res.k == kStr && res.known {
-		w.c.checkString(res.s, w.pos(v), true)
+		w.c.checkString(res.s, w.at(v), true)
 	}
 	return res
 }

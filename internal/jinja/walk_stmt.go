@@ -26,7 +26,7 @@ func (w *walker) callArgs(args, kwargs reflect.Value) callArgs {
 		it := kwargs.MapRange()
 		for it.Next() {
 			k := it.Key().String()
-			w.checkName(k, -1)
+			w.checkName(k, fixed(-1))
 			ca.kwargs[k] = w.walk(it.Value())
 		}
 	}
@@ -44,29 +44,30 @@ func (w *walker) filtered(v reflect.Value) fval {
 		fc = fc.Elem()
 		name := fc.FieldByName("Name").String()
 		ca := w.callArgs(fc.FieldByName("Args"), fc.FieldByName("Kwargs"))
-		off := w.pos(fc)
-		val = w.filter(name, val, ca, off)
+		pos := w.at(fc)
+		val = w.filter(name, val, ca, pos)
 		if val.k == kStr && val.known {
-			w.c.checkString(val.s, off, true)
+			w.c.checkString(val.s, pos, true)
 		}
 	}
 	return val
 }
 
 // attrArg checks an argument that names attributes to fetch.
-func (w *walker) attrArg(filter string, a fval, off int) {
+func (w *walker) attrArg(filter string, a fval, pos at) {
 	switch {
 	case a.k == kStr && a.known:
 		for _, part := range attrPath(a.s) {
-			w.c.checkAttr(part, "the "+filter+" filter's attribute", off)
+			w.c.checkAttr(part, "the "+filter+" filter's attribute", pos)
 		}
 	case a.computed || filter == "attr" && a.k != kInt:
+		off := pos()
 		w.c.add(finding.RuleJinjaComputedName, w.c.snippet(off),
 			fmt.Sprintf("the %s filter fetches an attribute whose name is decided at render time", filter), off)
 	}
 }
 
-func (w *walker) filter(name string, val fval, ca callArgs, off int) fval {
+func (w *walker) filter(name string, val fval, ca callArgs, pos at) fval {
 	arg := func(i int, kw string) (fval, bool) {
 		if i < len(ca.args) {
 			return ca.args[i], true
@@ -76,14 +77,14 @@ func (w *walker) filter(name string, val fval, ca callArgs, off int) fval {
 	}
 	if idx, ok := attrFilters[name]; ok {
 		if idx >= 0 && idx < len(ca.args) {
-			w.attrArg(name, ca.args[idx], off)
+			w.attrArg(name, ca.args[idx], pos)
 		}
 		if a, ok := ca.kwargs["attribute"]; ok {
-			w.attrArg(name, a, off)
+			w.attrArg(name, a, pos)
 		}
 	}
 	if name == "map" && len(ca.args) > 1 && ca.args[0].known && ca.args[0].s == "attr" {
-		w.attrArg("attr", ca.args[1], off) // map('attr', name)
+		w.attrArg("attr", ca.args[1], pos) // map('attr', name)
 	}
 	known := val.k == kStr && val.known
 	derived := func() fval {
@@ -199,7 +200,7 @@ func assembled(s string) fval {
 func (w *walker) call(v reflect.Value) fval {
 	fn := v.FieldByName("Func")
 	ca := w.callArgs(v.FieldByName("Args"), v.FieldByName("Kwargs"))
-	off := w.pos(v)
+	pos := w.at(v)
 	f := fn
 	for f.Kind() == reflect.Interface || f.Kind() == reflect.Pointer {
 		if f.IsNil() {
@@ -224,10 +225,10 @@ func (w *walker) call(v reflect.Value) fval {
 	case tGetAttribute:
 		recv := w.walk(f.FieldByName("Node"))
 		method := f.FieldByName("Attribute").String()
-		w.c.checkAttr(method, "attribute", w.pos(f))
-		res := w.method(recv, method, ca, off)
+		w.c.checkAttr(method, "attribute", w.at(f))
+		res := w.method(recv, method, ca, pos)
 		if res.k == kStr && res.known {
-			w.c.checkString(res.s, off, true)
+			w.c.checkString(res.s, pos, true)
 		}
 		return res
 	}
@@ -236,7 +237,7 @@ func (w *walker) call(v reflect.Value) fval {
 }
 
 // method folds Python's str methods on a known receiver.
-func (w *walker) method(recv fval, m string, ca callArgs, off int) fval {
+func (w *walker) method(recv fval, m string, ca callArgs, pos at) fval {
 	if recv.k != kStr {
 		return unknown
 	}
@@ -249,7 +250,7 @@ func (w *walker) method(recv fval, m string, ca callArgs, off int) fval {
 	}
 	switch m {
 	case "format", "format_map":
-		attrs := func(a string) { w.c.checkAttr(a, "a str.format field", off) }
+		attrs := func(a string) { w.c.checkAttr(a, "a str.format field", pos) }
 		if known {
 			if s, ok := strFormat(recv.s, ca.args, ca.kwargs, attrs); ok {
 				return assembled(s)
@@ -367,7 +368,7 @@ func (w *walker) capture(wrapper reflect.Value) fval {
 		b.WriteString(n.FieldByName("Data").Elem().FieldByName("Val").String())
 	}
 	s := b.String()
-	w.c.checkString(s, w.pos(wrapper), true)
+	w.c.checkString(s, w.at(wrapper), true)
 	return assembled(strings.TrimSpace(s))
 }
 
@@ -386,11 +387,11 @@ func (w *walker) forLoop(v reflect.Value) {
 		elem = computedStr()
 	}
 	if k := v.FieldByName("Key").String(); k != "" {
-		w.checkName(k, w.pos(v))
+		w.checkName(k, w.at(v))
 		w.assign(k, elem)
 	}
 	if k := v.FieldByName("Value").String(); k != "" {
-		w.checkName(k, w.pos(v))
+		w.checkName(k, w.at(v))
 		w.assign(k, unknown)
 	}
 	w.walk(v.FieldByName("IfCondition"))
@@ -402,7 +403,7 @@ func (w *walker) with(v reflect.Value) {
 	it := v.FieldByName("pairs").MapRange()
 	for it.Next() {
 		k := it.Key().String()
-		w.checkName(k, -1)
+		w.checkName(k, fixed(-1))
 		w.assign(k, w.walk(it.Value()))
 	}
 	w.walk(v.FieldByName("wrapper"))
@@ -410,7 +411,7 @@ func (w *walker) with(v reflect.Value) {
 
 func (w *walker) variable(v reflect.Value) fval {
 	parts := v.FieldByName("Parts")
-	off := w.pos(v)
+	pos := w.at(v)
 	for i := range parts.Len() {
 		p := parts.Index(i)
 		if p.IsNil() {
@@ -419,9 +420,9 @@ func (w *walker) variable(v reflect.Value) fval {
 		p = p.Elem()
 		if s := p.FieldByName("S").String(); s != "" {
 			if i == 0 {
-				w.checkName(s, off)
+				w.checkName(s, pos)
 			} else {
-				w.c.checkAttr(s, "attribute", off)
+				w.c.checkAttr(s, "attribute", pos)
 			}
 		}
 		w.callArgs(p.FieldByName("Args"), p.FieldByName("Kwargs"))

@@ -39,8 +39,9 @@ type KV struct {
 	// Value holds a scalar: uint64 for unsigned types, int64 for signed
 	// ones, float64, or bool.
 	Value any
-	// Str is a string value if it was kept (see Options.KeepString), and
-	// StrLen its length whether kept or not.
+	// Str is a string value if it was kept (strings Options.KeepString
+	// selects, and others of up to 64 bytes), and StrLen its length
+	// whether kept or not.
 	Str    string
 	StrLen uint64
 	Kept   bool
@@ -104,11 +105,15 @@ type Options struct {
 	KeepString func(key string) bool
 	// MaxKeptString bounds a kept string (default 16 MiB).
 	MaxKeptString int64
-	// MaxKVs and MaxTensors bound the counts (defaults 1<<20 and 1<<18:
+	// MaxKVs and MaxTensors bound the counts (defaults 1<<16 and 1<<18:
 	// real models have a few dozen keys and a few thousand tensors).
 	MaxKVs, MaxTensors uint64
 	// MaxKeyLen bounds keys and tensor names (default 64 KiB).
 	MaxKeyLen uint64
+	// MaxRetained bounds the bytes kept in memory for keys, tensor names
+	// and kept strings together (default 64 MiB; real headers keep well
+	// under a megabyte, vocabularies being skipped).
+	MaxRetained int64
 }
 
 func (o Options) withDefaults() Options {
@@ -119,13 +124,16 @@ func (o Options) withDefaults() Options {
 		o.MaxKeptString = 16 << 20
 	}
 	if o.MaxKVs == 0 {
-		o.MaxKVs = 1 << 20
+		o.MaxKVs = 1 << 16
 	}
 	if o.MaxTensors == 0 {
 		o.MaxTensors = 1 << 18
 	}
 	if o.MaxKeyLen == 0 {
 		o.MaxKeyLen = 64 << 10
+	}
+	if o.MaxRetained <= 0 {
+		o.MaxRetained = 64 << 20
 	}
 	return o
 }
@@ -252,10 +260,20 @@ func alignUp(n, a uint64) uint64 {
 }
 
 type parser struct {
-	b       *breader
-	f       *File
-	opts    Options
-	lenSize int64
+	b        *breader
+	f        *File
+	opts     Options
+	lenSize  int64
+	retained int64
+}
+
+// retain accounts for n bytes kept in memory.
+func (p *parser) retain(n int64, off int64) error {
+	p.retained += n
+	if p.retained > p.opts.MaxRetained {
+		return limits.Exceeded("GGUFMaxRetained", p.retained, p.opts.MaxRetained, off)
+	}
+	return nil
 }
 
 func (p *parser) length(what string) (uint64, error) {
@@ -278,6 +296,9 @@ func (p *parser) name(what string) (string, error) {
 			return "", malformed(off, "%s length %d, only %d bytes left", what, n, p.b.left())
 		}
 		return "", limits.Exceeded("GGUFMaxKeyLen", int64(n), int64(p.opts.MaxKeyLen), off)
+	}
+	if err := p.retain(int64(n)+64, off); err != nil {
+		return "", err
 	}
 	return p.b.readString(int64(n), what)
 }
@@ -330,9 +351,12 @@ func (p *parser) value(ctx context.Context, kv *KV, t ValueType, depth int) erro
 		}
 		if depth == 0 {
 			kv.StrLen = n
-			if p.opts.KeepString(kv.Key) || n <= 256 {
+			if p.opts.KeepString(kv.Key) || n <= 64 {
 				if n > uint64(p.opts.MaxKeptString) {
 					return limits.Exceeded("GGUFMaxKeptString", int64(n), p.opts.MaxKeptString, off)
+				}
+				if err := p.retain(int64(n), off); err != nil {
+					return err
 				}
 				kv.Str, err = b.readString(int64(n), "string")
 				kv.Kept = err == nil
@@ -428,6 +452,9 @@ func (p *parser) tensor() error {
 	}
 	if nd > maxDims {
 		return malformed(b.off-4, "tensor %q has %d dimensions", shorten(name), nd)
+	}
+	if err := p.retain(int64(nd)*8, start); err != nil {
+		return err
 	}
 	ti := TensorInfo{Name: name, InfoOffset: start, Dims: make([]uint64, nd)}
 	for i := range ti.Dims {

@@ -171,6 +171,10 @@ func TestHostileHeaders(t *testing.T) {
 	if _, err := parse(t, buf.Bytes()); !errors.Is(err, limits.ErrLimit) {
 		t.Errorf("70 KiB key: %v, want a limit", err)
 	}
+	// Keys, names and kept strings share one memory budget.
+	if _, err := Parse(context.Background(), bytes.NewReader(b), int64(len(b)), Options{MaxRetained: 200}); !errors.Is(err, limits.ErrLimit) {
+		t.Errorf("retained budget: %v, want a limit", err)
+	}
 	// Partial results: a template before the break is still returned.
 	whole, _ := parse(t, b)
 	f, err := parse(t, b[:whole.Tensors[1].InfoOffset+10])

@@ -53,6 +53,14 @@ func TestPOJOBenign(t *testing.T) {
 	if !report.FileFails(res, finding.High, true, finding.Default()) {
 		t.Errorf("a POJO must fail --strict: it is code")
 	}
+	// Without its comment header a POJO starts with "import", which reads
+	// as a protocol 0 pickle's INST opcode: the registry must try the POJO
+	// analyzer first.
+	src := benignPOJO(t)
+	src = src[strings.Index(src, "import java.util.Map;"):]
+	if res := scanBytes(t, "model.pkl", []byte(src)); res.Format != "h2o-pojo" {
+		t.Errorf("headerless POJO detected as %s", res.Format)
+	}
 }
 
 func TestPOJOAttacks(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -82,6 +83,27 @@ func TestAttacks(t *testing.T) {
 		if res.Format != "json" || !fails(res) {
 			t.Errorf("%s: format %s, findings %v", name, res.Format, res.Findings)
 		}
+	}
+}
+
+// TestTemplateAfterProbe: Llama 3's tokenizer_config.json lists 256
+// added tokens before its chat_template, well past the 64 KiB probe.
+func TestTemplateAfterProbe(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(`{"added_tokens_decoder": {`)
+	for i := range 1000 {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, `"%d": {"content": "<|reserved_special_token_%d|>", "lstrip": false, "normalized": false, "rstrip": false, "single_word": false, "special": true}`, 128000+i, i)
+	}
+	b.WriteString(`}, "chat_template": "{{ cycler.__init__.__globals__.os.popen('echo pwned').read() }}"}`)
+	if b.Len() < 100<<10 {
+		t.Fatalf("config too small (%d)", b.Len())
+	}
+	res := scanBytes(t, "tokenizer_config.json", []byte(b.String()))
+	if res.Format != "json" || !fails(res) {
+		t.Errorf("format %s findings %v", res.Format, res.Findings)
 	}
 }
 

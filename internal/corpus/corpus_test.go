@@ -29,9 +29,6 @@ var pending = map[string]string{
 	"keras-h5":       "#4",
 	"keras-v3":       "#4",
 	"onnx":           "#4",
-	"gguf":           "#4",
-	"safetensors":    "#4",
-	"json":           "#5",
 	"raw":            "#4",
 }
 

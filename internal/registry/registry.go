@@ -4,7 +4,11 @@ package registry
 
 import (
 	"modelgate/internal/format"
+	"modelgate/internal/format/chatjson"
+	"modelgate/internal/format/ggufscan"
+	"modelgate/internal/format/h2o"
 	"modelgate/internal/format/rawpickle"
+	"modelgate/internal/format/safetensorsscan"
 )
 
 // Analyzers returns the analyzers in the order their Match is tried:
@@ -12,6 +16,11 @@ import (
 // after them (a protocol 0 pickle has no magic), text formats last.
 func Analyzers() []format.Analyzer {
 	return []format.Analyzer{
+		safetensorsscan.New(),
+		ggufscan.New(),
+		h2o.NewMOJO(), // a zip: before any generic zip analyzer
+		chatjson.New(),
+		h2o.NewPOJO(), // text that can look like a protocol 0 pickle
 		rawpickle.New(),
 	}
 }

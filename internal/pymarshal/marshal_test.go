@@ -140,7 +140,7 @@ func TestMalformed(t *testing.T) {
 func TestDecodeBase64(t *testing.T) {
 	for in, want := range map[string]string{
 		"ZWNobyBwd25lZA==\n":    "echo pwned",
-		"ZWNo\nbyBw\nd25lZA==": "echo pwned",
+		"ZWNo\nbyBw\nd25lZA==":  "echo pwned",
 		"ZWNobyBwd25lZA":        "echo pwned",
 		"ZWNo*byBwd25lZA==junk": "echo pwned",
 	} {

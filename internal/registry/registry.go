@@ -4,6 +4,7 @@ package registry
 
 import (
 	"modelgate/internal/format"
+	"modelgate/internal/format/kerash5"
 	"modelgate/internal/format/rawpickle"
 )
 
@@ -12,6 +13,7 @@ import (
 // after them (a protocol 0 pickle has no magic), text formats last.
 func Analyzers() []format.Analyzer {
 	return []format.Analyzer{
+		kerash5.New(),
 		rawpickle.New(),
 	}
 }

@@ -26,7 +26,6 @@ var pending = map[string]string{
 	"7z":             "#3",
 	"zip":            "#3",
 	"nemo-tar":       "#3",
-	"keras-v3":       "#4",
 	"onnx":           "#4",
 	"gguf":           "#4",
 	"safetensors":    "#4",

@@ -8,7 +8,7 @@ const (
 	RuleKerasForeignModule   = "KERAS-FOREIGN-MODULE"
 	RuleKerasUnsafeDeser     = "KERAS-UNSAFE-DESERIALIZATION"
 	RuleKerasTorchModule     = "KERAS-TORCH-MODULE"
-	RuleKerasExternalModel   = "KERAS-EXTERNAL-MODEL"
+	RuleKerasExternalFile    = "KERAS-EXTERNAL-FILE"
 	RuleKerasCustomObject    = "KERAS-CUSTOM-OBJECT"
 	RuleKerasNoConfig        = "KERAS-NO-CONFIG"
 	RuleHDF5ExternalRef      = "HDF5-EXTERNAL-REFERENCE"
@@ -47,9 +47,9 @@ var kerasRules = []Rule{
 		CWE: "CWE-502",
 	},
 	{
-		ID: RuleKerasExternalModel, Title: "Keras layer loads another model from a path", Severity: High,
-		Why: "A TFSMLayer loads a TensorFlow SavedModel from the filepath in its config when the model is loaded, running whatever graph that SavedModel holds, from a location this file does not contain.",
-		Fix: "Check the path and scan the SavedModel it names.",
+		ID: RuleKerasExternalFile, Title: "Keras layer reads a file or model from a path", Severity: High,
+		Why: "A TFSMLayer loads a TensorFlow SavedModel from the filepath in its config, running whatever graph it holds; StringLookup, IntegerLookup and TextVectorization read a vocabulary file named in their config, even in safe mode (CVE-2025-12058). Either reaches files this model does not contain. A relative vocabulary path inside the model's folder is reported at medium.",
+		Fix: "Check the path; scan what it names.",
 		CWE: "CWE-829",
 	},
 	{

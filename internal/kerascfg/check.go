@@ -20,6 +20,7 @@ import (
 	"modelgate/internal/format"
 	"modelgate/internal/limits"
 	"modelgate/internal/policy"
+	"modelgate/internal/safepath"
 )
 
 // Options configure a check.
@@ -164,7 +165,17 @@ func (c *checker) object(m map[string]any, path string) {
 		c.torchWrapper(cfg, path, label)
 	case "TFSMLayer":
 		fp, _ := cfg["filepath"].(string)
-		c.report(finding.RuleKerasExternalModel, nil, path, label+" loads a SavedModel from a path", "filepath: "+fp, nil)
+		c.report(finding.RuleKerasExternalFile, nil, path, label+" loads a SavedModel from a path", "filepath: "+fp, nil)
+	case "StringLookup", "IntegerLookup", "TextVectorization":
+		if vocab, ok := cfg["vocabulary"].(string); ok && vocab != "" {
+			sev := finding.Medium
+			msg := label + " reads its vocabulary from a file"
+			if why := safepath.Check(vocab); why != "" {
+				sev = finding.High
+				msg += "; the path " + why
+			}
+			c.report(finding.RuleKerasExternalFile, &sev, path, msg, "vocabulary: "+clip(vocab), nil)
+		}
 	case "TFOpLambda", "SlicingOpLambda":
 		c.tfOpLambda(cfg, path, label)
 	}

@@ -61,8 +61,9 @@ func TestFixtures(t *testing.T) {
 		"malicious_keras3_safe_mode_false.json": {finding.RuleKerasUnsafeDeser},
 		"malicious_keras3_torch_wrapper.json":   {finding.RuleKerasTorchModule},
 		"malicious_keras3_foreign_module.json":  {finding.RuleKerasForeignModule},
-		"malicious_keras3_tfsm_layer.json":      {finding.RuleKerasExternalModel},
+		"malicious_keras3_tfsm_layer.json":      {finding.RuleKerasExternalFile},
 		"malicious_keras2_tfoplambda.json":      {finding.RuleKerasUnsafeObject},
+		"malicious_keras3_vocabulary_file.json": {finding.RuleKerasExternalFile},
 	}
 	files, _ := filepath.Glob("testdata/*.json")
 	if len(files) != len(want) {

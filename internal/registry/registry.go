@@ -5,6 +5,7 @@ package registry
 import (
 	"modelgate/internal/format"
 	"modelgate/internal/format/kerash5"
+	"modelgate/internal/format/kerasv3"
 	"modelgate/internal/format/rawpickle"
 )
 
@@ -14,6 +15,7 @@ import (
 func Analyzers() []format.Analyzer {
 	return []format.Analyzer{
 		kerash5.New(),
+		kerasv3.New(), // before any generic zip analyzer
 		rawpickle.New(),
 	}
 }

@@ -45,7 +45,7 @@ const maxRawConfig = 64 << 20
 // Analyze implements format.Analyzer.
 func (a *Analyzer) Analyze(ctx context.Context, in *format.Input, out format.Emitter) error {
 	var childErr error
-	emit := kerascfg.ToEmitter(ctx, out, a.Name(), &childErr)
+	emit := kerascfg.ToEmitter(ctx, out, a.Name(), "", &childErr)
 	opt := hdf5.DefaultOptions()
 	opt.MaxReadBytes = min(opt.MaxReadBytes, max(in.Limits.MaxMemberSize, 64<<20))
 	configs := 0

@@ -146,6 +146,9 @@ FIXTURES = {
         k3("evil_pkg.layers", "Backdoor", {"name": "b"}, "evil_pkg>Backdoor")]}),
     "malicious_keras3_tfsm_layer.json": k3("keras", "Sequential", {"name": "s", "layers": [
         k3("keras.layers", "TFSMLayer", {"name": "t", "filepath": "/tmp/other_model", "call_endpoint": "serve"})]}),
+    "malicious_keras3_vocabulary_file.json": k3("keras", "Sequential", {"name": "s", "layers": [
+        k3("keras.layers", "StringLookup", {"name": "lookup", "vocabulary": "/etc/passwd", "mask_token": None,
+                                             "num_oov_indices": 1, "output_mode": "int"})]}),
     "malicious_keras2_tfoplambda.json": seq2([k2("TFOpLambda", {"name": "tf.io.write_file", "function": "io.write_file"})]),
 }
 

@@ -26,11 +26,9 @@ var pending = map[string]string{
 	"7z":             "#3",
 	"zip":            "#3",
 	"nemo-tar":       "#3",
-	"onnx":           "#4",
 	"gguf":           "#4",
 	"safetensors":    "#4",
 	"json":           "#5",
-	"raw":            "#4",
 }
 
 // TestManifest scans every corpus file as a user would and compares the

@@ -6,6 +6,7 @@ import (
 	"modelgate/internal/format"
 	"modelgate/internal/format/kerash5"
 	"modelgate/internal/format/kerasv3"
+	"modelgate/internal/format/onnx"
 	"modelgate/internal/format/rawpickle"
 )
 
@@ -16,6 +17,7 @@ func Analyzers() []format.Analyzer {
 	return []format.Analyzer{
 		kerash5.New(),
 		kerasv3.New(), // before any generic zip analyzer
+		onnx.New(),
 		rawpickle.New(),
 	}
 }

@@ -149,7 +149,7 @@ var builtinClasses = set(
 	"PearsonCorrelation", "ConcordanceCorrelation",
 	// dtype policies
 	"Policy", "DTypePolicy", "FloatDTypePolicy", "QuantizedDTypePolicy", "QuantizedFloat8DTypePolicy",
-	"DTypePolicyMap", "TensorShape",
+	"DTypePolicyMap", "TensorShape", "InputSpec",
 )
 
 // kerasFunctions are the functions Keras resolves by bare name (Keras 3

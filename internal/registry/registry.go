@@ -8,6 +8,7 @@ import (
 	"modelgate/internal/format/kerasv3"
 	"modelgate/internal/format/onnx"
 	"modelgate/internal/format/rawpickle"
+	"modelgate/internal/format/tensorflow"
 )
 
 // Analyzers returns the analyzers in the order their Match is tried:
@@ -18,6 +19,9 @@ func Analyzers() []format.Analyzer {
 		kerash5.New(),
 		kerasv3.New(), // before any generic zip analyzer
 		onnx.New(),
+		tensorflow.NewSavedModel(),
+		tensorflow.NewKerasMetadata(),
+		tensorflow.NewGraphDef(),
 		rawpickle.New(),
 	}
 }

@@ -30,6 +30,9 @@ type fractalHeap struct {
 	lenSize     int // bytes of a managed object length
 	maxDirRows  int
 	hugeDirect  bool
+	// huge maps huge object IDs to their address and length, read once
+	// from the huge-object B-tree on first use.
+	huge map[uint64][2]uint64
 }
 
 func (f *File) readFractalHeap(addr uint64) (*fractalHeap, error) {
@@ -240,26 +243,28 @@ func (f *File) hugeObject(h *fractalHeap, id []byte) ([]byte, error) {
 			return nil, d.err
 		}
 	} else {
-		key := uint64(0)
-		k := id[1:min(len(id), 9)]
 		var b [8]byte
-		copy(b[:], k)
-		key = binary.LittleEndian.Uint64(b[:])
-		found := false
-		err := f.btree2Records(h.hugeBTree, func(rec []byte, roff int64) error {
-			d := &decoder{f: f, b: rec, pos: roff}
-			a, l, recID := d.addr(), d.length(), d.length()
-			if d.err == nil && recID == key && !found {
-				addr, n, found = a, l, true
+		copy(b[:], id[1:min(len(id), 9)])
+		key := binary.LittleEndian.Uint64(b[:])
+		if h.huge == nil {
+			h.huge = map[uint64][2]uint64{}
+			err := f.btree2Records(h.hugeBTree, func(rec []byte, roff int64) error {
+				d := &decoder{f: f, b: rec, pos: roff}
+				a, l, recID := d.addr(), d.length(), d.length()
+				if _, dup := h.huge[recID]; d.err == nil && !dup {
+					h.huge[recID] = [2]uint64{a, l}
+				}
+				return nil
+			})
+			if err != nil {
+				return nil, err
 			}
-			return nil
-		})
-		if err != nil {
-			return nil, err
 		}
+		loc, found := h.huge[key]
 		if !found {
 			return nil, &format.Error{Off: h.off, Msg: fmt.Sprintf("huge heap object %d not in its B-tree", key)}
 		}
+		addr, n = loc[0], loc[1]
 	}
 	if int64(n) < 0 || int64(n) > f.opt.MaxAttributeBytes {
 		return nil, limits.Exceeded("HDF5MaxAttributeBytes", int64(n), f.opt.MaxAttributeBytes, h.off)

@@ -74,6 +74,7 @@ type File struct {
 	opt        Options
 	read       int64 // bytes read so far, against MaxReadBytes
 	gcols      map[uint64]*globalHeap
+	gcolBytes  int64
 }
 
 // Superblock returns the superblock version and its absolute offset.
@@ -204,6 +205,9 @@ func (f *File) readAt(addr uint64, n int64) ([]byte, int64, error) {
 func (f *File) readAbs(off, n int64) ([]byte, error) {
 	if n < 0 || off < 0 || off > f.size-n {
 		return nil, &format.Error{Off: off, Msg: fmt.Sprintf("read of %d bytes beyond the end of the file", n)}
+	}
+	if n > max(f.opt.MaxAttributeBytes+4096, 64<<20) {
+		return nil, limits.Exceeded("HDF5MaxStructureBytes", n, max(f.opt.MaxAttributeBytes+4096, 64<<20), off)
 	}
 	if f.read+n > f.opt.MaxReadBytes {
 		return nil, limits.Exceeded("HDF5MaxReadBytes", f.read+n, f.opt.MaxReadBytes, off)

@@ -54,7 +54,11 @@ func (h *localHeap) name(o uint64) (string, error) {
 type globalHeap struct {
 	objects map[uint16][]byte
 	off     int64
+	size    int64
 }
+
+// maxCachedHeaps bounds the memory held by cached global heap collections.
+const maxCachedHeaps = 64 << 20
 
 // globalObject returns object idx of the collection at addr.
 func (f *File) globalObject(addr uint64, idx uint32) ([]byte, error) {
@@ -64,8 +68,11 @@ func (f *File) globalObject(addr uint64, idx uint32) ([]byte, error) {
 		if c, err = f.readGlobalHeap(addr); err != nil {
 			return nil, err
 		}
-		if len(f.gcols) < 4096 {
+		// Cached within a memory budget: attributes of one file usually
+		// share a few collections.
+		if len(f.gcols) < 4096 && f.gcolBytes+c.size <= maxCachedHeaps {
 			f.gcols[addr] = c
+			f.gcolBytes += c.size
 		}
 	}
 	if idx > 0xffff {
@@ -105,7 +112,7 @@ func (f *File) readGlobalHeap(addr uint64) (*globalHeap, error) {
 	}
 	d = newDecoder(f, body, boff)
 	d.skip((len(hdr) + 7) &^ 7) // the header is padded to 8 bytes
-	c := &globalHeap{objects: map[uint16][]byte{}, off: off}
+	c := &globalHeap{objects: map[uint16][]byte{}, off: off, size: int64(size)}
 	objHdr := (8 + f.sizeofLen + 7) &^ 7 // object headers are padded to 8 bytes too
 	for d.left() >= objHdr {
 		begin := d.i

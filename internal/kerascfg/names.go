@@ -71,7 +71,7 @@ func inNamespace(module string, ns []string) bool {
 
 func isGadget(target string) bool {
 	for _, p := range gadgetPrefixes {
-		if strings.HasPrefix(target, p) || target+"." == p {
+		if strings.HasPrefix(target, p) || (len(target)+1 == len(p) && strings.HasPrefix(p, target)) {
 			return true
 		}
 	}

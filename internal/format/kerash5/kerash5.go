@@ -47,7 +47,7 @@ func (a *Analyzer) Analyze(ctx context.Context, in *format.Input, out format.Emi
 	var childErr error
 	emit := kerascfg.ToEmitter(ctx, out, a.Name(), "", &childErr)
 	opt := hdf5.DefaultOptions()
-	opt.MaxReadBytes = min(opt.MaxReadBytes, max(in.Limits.MaxMemberSize, 64<<20))
+	opt.MaxReadBytes = min(1<<30, max(in.Limits.MaxMemberSize, 64<<20))
 	configs := 0
 	err := a.walk(ctx, in, opt, func(o *hdf5.Object, meta string) {
 		for _, attr := range o.Attributes {

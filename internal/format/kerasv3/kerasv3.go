@@ -65,7 +65,13 @@ const maxJSON = 256 << 20
 func (a *Analyzer) Analyze(ctx context.Context, in *format.Input, out format.Emitter) error {
 	zr, err := zip.NewReader(in.R, in.Size)
 	if err != nil {
-		return &format.Error{Off: 0, Msg: "the .keras archive could not be read as a zip: " + err.Error()}
+		// Python's zipfile is more lenient than Go's (it ignores the end
+		// record's entry count, for one): search the raw bytes for stored
+		// configs, then report the parse failure.
+		if ferr := a.rawFallback(ctx, in, out); ferr != nil {
+			return ferr
+		}
+		return &format.Error{Off: 0, Msg: "the .keras archive could not be read as a zip (" + err.Error() + "); its raw bytes were searched for Keras configs"}
 	}
 	if len(zr.File) > in.Limits.MaxMembers {
 		return limits.Exceeded("MaxMembers", int64(len(zr.File)), int64(in.Limits.MaxMembers), -1)
@@ -160,6 +166,18 @@ func (a *Analyzer) child(ctx context.Context, in *format.Input, out format.Emitt
 	}
 	defer cleanup()
 	return out.Child(ctx, f.Name, r, size)
+}
+
+func (a *Analyzer) rawFallback(ctx context.Context, in *format.Input, out format.Emitter) error {
+	var childErr error
+	_, err := kerascfg.RawConfigs(in.R, in.Size, maxJSON, func(off int64, cfg []byte) error {
+		a.check(ctx, in, cfg, "", fmt.Sprintf("config found at byte %d", off), &childErr, out)
+		return ctx.Err()
+	})
+	if err != nil {
+		return err
+	}
+	return childErr
 }
 
 // versionNote reads keras_version from metadata.json for messages.

@@ -122,3 +122,17 @@ func TestMatch(t *testing.T) {
 		}
 	}
 }
+
+// TestBrokenZip: an end record whose entry count is wrong makes Go's zip
+// reader fail where Python's does not; the stored config is still checked.
+func TestBrokenZip(t *testing.T) {
+	b, _ := os.ReadFile("testdata/malicious_os_system.keras")
+	b = slices.Clone(b)
+	i := bytes.LastIndex(b, []byte("PK\x05\x06"))
+	b[i+8], b[i+10] = 9, 9 // entries on this disk, total entries
+	res := scanBytes(t, "broken.keras", b)
+	got := rules(res, finding.Medium)
+	if !slices.Contains(got, finding.RuleKerasUnsafeObject) || !slices.Contains(got, finding.RuleParseError) {
+		t.Errorf("findings %v", res.Findings)
+	}
+}

@@ -41,9 +41,9 @@ var kerasRules = []Rule{
 		CWE: "CWE-502",
 	},
 	{
-		ID: RuleKerasTorchModule, Title: "Keras TorchModuleWrapper holds a pickled PyTorch module", Severity: Critical,
-		Why: "TorchModuleWrapper stores a torch.save pickle in its config and Keras 3.11.0–3.11.2 restore it with torch.load(weights_only=False), which runs any code in the pickle (CVE-2025-49655). The embedded bytes are scanned as a nested member.",
-		Fix: "Do not load this model with an affected Keras version; see the nested member's findings.",
+		ID: RuleKerasTorchModule, Title: "Keras TorchModuleWrapper holds a pickled PyTorch module", Severity: High,
+		Why: "TorchModuleWrapper stores a torch.save pickle in its config and Keras 3.11.0–3.11.2 restore it with torch.load(weights_only=False), which runs any code in the pickle (CVE-2025-49655); later versions refuse it unless safe mode is switched off. The embedded bytes are scanned as a nested member, whose findings say what the pickle would run.",
+		Fix: "Load it only with safe mode on and a fixed Keras, or not at all; see the nested member's findings.",
 		CWE: "CWE-502",
 	},
 	{

@@ -84,11 +84,20 @@ func (c *checker) lambdaCode(path, what, b64 string) {
 func (c *checker) torchWrapper(cfg map[string]any, path, label string) {
 	var nested *Nested
 	ev := "TorchModuleWrapper"
-	if s, ok := cfg["module"].(string); ok {
-		if raw, err := pymarshal.DecodeBase64(s); err == nil && len(raw) > 0 {
-			nested = &Nested{Name: "TorchModuleWrapper.module", Data: raw}
-			ev = fmt.Sprintf("TorchModuleWrapper with a %d-byte torch.save pickle", len(raw))
+	var raw []byte
+	switch m := cfg["module"].(type) {
+	case string: // Keras ≥3.11: base64
+		raw, _ = pymarshal.DecodeBase64(m)
+	case map[string]any: // earlier: raw bytes as a {"class_name": "__bytes__"} value
+		if inner, ok := m["config"].(map[string]any); ok {
+			if v, ok := inner["value"].(string); ok {
+				raw = []byte(v)
+			}
 		}
+	}
+	if len(raw) > 0 {
+		nested = &Nested{Name: "TorchModuleWrapper.module", Data: raw}
+		ev = fmt.Sprintf("TorchModuleWrapper with a %d-byte torch.save pickle", len(raw))
 	}
 	c.report(finding.RuleKerasTorchModule, nil, path, label+" restores a pickled PyTorch module with torch.load(weights_only=False)", ev, nested)
 }

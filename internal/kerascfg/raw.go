@@ -19,7 +19,7 @@ var configStarts = [][]byte{
 // at most maxLen bytes. It returns how many candidates it found.
 func RawConfigs(r io.ReaderAt, size int64, maxLen int, fn func(off int64, cfg []byte) error) (int, error) {
 	const window = 1 << 20
-	buf := make([]byte, window+maxLen)
+	buf := make([]byte, min(int64(window+maxLen), size))
 	found := 0
 	next := int64(0) // first offset not yet searched for a start
 	for base := int64(0); base < size; base += window {

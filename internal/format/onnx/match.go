@@ -3,6 +3,8 @@ package onnx
 import "google.golang.org/protobuf/encoding/protowire"
 
 // ModelProto fields and their wire types, as onnx.proto defines them.
+// Unknown fields numbered 15 and up are accepted (later IR versions add
+// fields there); unknown fields below that are not.
 var modelFields = map[protowire.Number]protowire.Type{
 	1:  protowire.VarintType, // ir_version
 	2:  protowire.BytesType,  // producer_name
@@ -36,8 +38,13 @@ func looksLikeModel(head []byte, size int64) bool {
 			return false
 		}
 		want, known := modelFields[num]
-		if !known || want != typ {
+		switch {
+		case known && want != typ:
 			return false
+		case !known && num < 15:
+			return false
+		case !known && typ != protowire.VarintType && typ != protowire.BytesType:
+			return false // fields added by later IR versions are messages or scalars
 		}
 		pos += n
 		switch typ {

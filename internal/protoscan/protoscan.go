@@ -41,7 +41,7 @@ const window = 64 << 10
 
 // NewSource returns a Source over size bytes of r.
 func NewSource(r io.ReaderAt, size int64) *Source {
-	return &Source{r: r, size: size, buf: make([]byte, window)}
+	return &Source{r: r, size: size, buf: make([]byte, max(0, min(window, size)))}
 }
 
 // Size is the content size.

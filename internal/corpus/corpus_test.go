@@ -26,10 +26,6 @@ var pending = map[string]string{
 	"7z":             "#3",
 	"zip":            "#3",
 	"nemo-tar":       "#3",
-	"keras-h5":       "#4",
-	"keras-v3":       "#4",
-	"onnx":           "#4",
-	"raw":            "#4",
 }
 
 // TestManifest scans every corpus file as a user would and compares the

@@ -45,7 +45,18 @@ type File struct {
 	Suppress []Suppression `toml:"suppress,omitempty" yaml:"suppress,omitempty" json:"suppress,omitempty"`
 	// Limits overrides scan limits by field name (see limits.Limits).
 	Limits map[string]int64 `toml:"limits,omitempty" yaml:"limits,omitempty" json:"limits,omitempty"`
+	// TensorFlow sets how TensorFlow graph ops are reported.
+	TensorFlow TensorFlowFile `toml:"tensorflow,omitempty" yaml:"tensorflow,omitempty" json:"tensorflow,omitempty"`
 }
+
+// TensorFlowFile maps graph op names to the severity of a finding for
+// them, or "ignore". See default.toml.
+type TensorFlowFile struct {
+	Ops map[string]string `toml:"ops,omitempty" yaml:"ops,omitempty" json:"ops,omitempty"`
+}
+
+// Ignore is the TensorFlow op severity that reports nothing for ordinary use.
+const Ignore = "ignore"
 
 // PickleFile lists globals by safety level. See default.toml for the syntax.
 type PickleFile struct {
@@ -82,6 +93,7 @@ type Policy struct {
 	loaders   map[string]bool
 	resolvers map[string][]string
 	severity  map[string]finding.Severity
+	tfOps     map[string]tfOp
 	suppress  []suppression
 	failOn    finding.Severity
 	hasFailOn bool
@@ -201,6 +213,7 @@ func build(files []File, sources []string) (*Policy, error) {
 		loaders:   map[string]bool{},
 		resolvers: map[string][]string{},
 		severity:  map[string]finding.Severity{},
+		tfOps:     map[string]tfOp{},
 		limits:    limits.Default(),
 		failOn:    finding.High,
 		sources:   sources,
@@ -247,6 +260,17 @@ func build(files []File, sources []string) (*Policy, error) {
 				return nil, err
 			}
 			p.severity[rule] = s
+		}
+		for op, sev := range f.TensorFlow.Ops {
+			if strings.EqualFold(sev, Ignore) {
+				p.tfOps[op] = tfOp{ignore: true}
+				continue
+			}
+			s, err := finding.ParseSeverity(sev)
+			if err != nil {
+				return nil, fmt.Errorf("tensorflow op %s: %w", op, err)
+			}
+			p.tfOps[op] = tfOp{severity: s}
 		}
 		for _, s := range f.Suppress {
 			if _, ok := cat.Lookup(s.Rule); !ok && s.Rule != "*" {
@@ -336,6 +360,12 @@ func mergeFile(dst *File, f File) {
 		}
 		dst.Severity[k] = v
 	}
+	for k, v := range f.TensorFlow.Ops {
+		if dst.TensorFlow.Ops == nil {
+			dst.TensorFlow.Ops = map[string]string{}
+		}
+		dst.TensorFlow.Ops[k] = v
+	}
 	dst.Suppress = append(dst.Suppress, f.Suppress...)
 	for k, v := range f.Limits {
 		if dst.Limits == nil {
@@ -380,6 +410,19 @@ func sortedUnique(s []string) []string {
 	s = slices.Clone(s)
 	slices.Sort(s)
 	return slices.Compact(s)
+}
+
+type tfOp struct {
+	severity finding.Severity
+	ignore   bool
+}
+
+// TensorFlowOp returns how a TensorFlow graph op is reported: listed is
+// false for ops the policy does not name, ignore is true for ops reported
+// only when something else about them is odd (a path argument).
+func (p *Policy) TensorFlowOp(op string) (sev finding.Severity, ignore, listed bool) {
+	o, ok := p.tfOps[op]
+	return o.severity, o.ignore, ok
 }
 
 // Severity applies the policy's severity override for a rule.

@@ -15,6 +15,8 @@ type VerdictCache interface {
 	// Get returns a copy of the result stored under key.
 	Get(key string) (*report.File, bool)
 	// Put stores a result; it may be dropped (a cache is best effort).
+	// The scan goes on using f (repository findings are added to it
+	// afterwards), so an implementation must copy or encode what it keeps.
 	Put(key string, f *report.File)
 }
 

@@ -21,6 +21,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -341,4 +342,17 @@ func validName(s string) bool {
 		}
 	}
 	return true
+}
+
+// Repos lists the repositories served, as "models/ORG/NAME",
+// "datasets/ORG/NAME" and "spaces/ORG/NAME", sorted.
+func (h *Hub) Repos() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]string, 0, len(h.repos))
+	for k := range h.repos {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
 }

@@ -159,16 +159,17 @@ func snapshotOf(dir string, lfsThreshold int64, cache map[string]hashed) (*snaps
 		if err != nil {
 			return err
 		}
+		lfs := info.Size() >= lfsThreshold || lfsExt[strings.ToLower(path.Ext(rel))]
 		h, ok := cache[p]
 		if !ok || h.size != info.Size() || !h.modTime.Equal(info.ModTime()) {
-			h, err = hashFile(p)
+			h, err = hashFile(p, !lfs)
 			if err != nil {
 				return err
 			}
 			cache[p] = h
 		}
 		b := &blob{path: rel, src: p, size: h.size, modTime: h.modTime, sha256: h.sha256, gitOID: h.sha1}
-		if h.size >= lfsThreshold || lfsExt[strings.ToLower(path.Ext(rel))] {
+		if lfs {
 			ptr := fmt.Sprintf("version https://git-lfs.github.com/spec/v1\noid sha256:%s\nsize %d\n", h.sha256, h.size)
 			b.lfs, b.pointer, b.gitOID = true, int64(len(ptr)), gitBlobID([]byte(ptr))
 		}
@@ -188,8 +189,9 @@ func snapshotOf(dir string, lfsThreshold int64, cache map[string]hashed) (*snaps
 	return s, nil
 }
 
-// hashFile computes a file's sha256 and git blob id in one read.
-func hashFile(p string) (hashed, error) {
+// hashFile computes a file's sha256 and, for files kept in git rather
+// than LFS, its git blob id, in one read.
+func hashFile(p string, gitID bool) (hashed, error) {
 	f, err := os.Open(p)
 	if err != nil {
 		return hashed{}, err
@@ -201,14 +203,22 @@ func hashFile(p string) (hashed, error) {
 	}
 	s2, s1 := sha256.New(), sha1.New()
 	fmt.Fprintf(s1, "blob %d\x00", info.Size())
-	n, err := io.Copy(io.MultiWriter(s2, s1), f)
+	var w io.Writer = s2
+	if gitID {
+		w = io.MultiWriter(s2, s1)
+	}
+	n, err := io.Copy(w, f)
 	if err != nil {
 		return hashed{}, err
 	}
 	if n != info.Size() {
 		return hashed{}, fmt.Errorf("%s changed while it was hashed", p)
 	}
-	return hashed{size: n, modTime: info.ModTime(), sha256: hex.EncodeToString(s2.Sum(nil)), sha1: hex.EncodeToString(s1.Sum(nil))}, nil
+	h := hashed{size: n, modTime: info.ModTime(), sha256: hex.EncodeToString(s2.Sum(nil))}
+	if gitID {
+		h.sha1 = hex.EncodeToString(s1.Sum(nil))
+	}
+	return h, nil
 }
 
 // commitID is the sha of a commit of tree on top of parent ("" for none).

@@ -53,7 +53,11 @@ func (r *remote) resolved(res hubsource.Resolution) {
 	if rev == "" {
 		rev = "main"
 	}
-	fmt.Fprintf(r.env.Stderr, "modelgate: %s: %s is commit %s (%d files, %s)\n", res.Ref.At(""), rev, res.Commit, res.Files, human(res.Bytes))
+	files := "files"
+	if res.Files == 1 {
+		files = "file"
+	}
+	fmt.Fprintf(r.env.Stderr, "modelgate: %s: %s is commit %s (%d %s, %s)\n", res.Ref.At(""), rev, res.Commit, res.Files, files, human(res.Bytes))
 }
 
 // finish reports what was read from the hub.

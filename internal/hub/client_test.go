@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -306,4 +307,63 @@ func TestRetryAfterParsing(t *testing.T) {
 	if got := nextLink([]string{`<https://h/api/models?cursor=abc&limit=2>; rel="next", <https://h/x>; rel="prev"`}); got != "https://h/api/models?cursor=abc&limit=2" {
 		t.Errorf("nextLink = %q", got)
 	}
+}
+
+// TestRandomReads compares many random reads of a remote file with its
+// content: block boundaries, read-ahead, the file's end, concurrent use.
+func TestRandomReads(t *testing.T) {
+	f := newFixture(t, Config{BlockSize: 1 << 10, WholeFileMax: 512, CacheBytes: 16 << 10})
+	content := make([]byte, 300_000)
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := range content {
+		content[i] = byte(r.IntN(256))
+	}
+	ref := f.upload(t, "acme/m", map[string][]byte{"model.bin": content})
+	ctx := context.Background()
+	commit, _ := f.c.Resolve(ctx, ref)
+	file := f.c.Open(ctx, FileSpec{Repo: ref.At(commit), Path: "model.bin", Size: int64(len(content)), SHA256: sha(content)})
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			rr := rand.New(rand.NewPCG(uint64(w), 9))
+			for range 300 {
+				off := rr.Int64N(int64(len(content)) + 10)
+				buf := make([]byte, rr.IntN(5000))
+				n, err := file.ReadAt(buf, off)
+				want := []byte{}
+				if off < int64(len(content)) {
+					want = content[off:min(off+int64(len(buf)), int64(len(content)))]
+				}
+				if n != len(want) || !bytes.Equal(buf[:n], want) {
+					t.Errorf("ReadAt(%d, %d) = %d bytes, want %d", off, len(buf), n, len(want))
+					return
+				}
+				if n < len(buf) && err != io.EOF {
+					t.Errorf("short read at %d without io.EOF: %v", off, err)
+					return
+				}
+				if n == len(buf) && err != nil {
+					t.Errorf("full read at %d with error %v", off, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+func FuzzParseRef(f *testing.F) {
+	for _, s := range []string{"hf://org/repo", "hf://datasets/a/b@v1/x/y", "hf://gpt2@refs%2Fpr%2F1", "hf://spaces/o/r/..", "hf://a/b@%zz"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		r, err := ParseRef(s)
+		if err != nil {
+			return
+		}
+		back, err := ParseRef(r.String())
+		if err != nil || back != r {
+			t.Fatalf("round trip %q → %+v → %q → %+v, %v", s, r, r.String(), back, err)
+		}
+	})
 }

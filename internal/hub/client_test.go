@@ -30,7 +30,11 @@ type fixture struct {
 	waitMu sync.Mutex
 }
 
-func newFixture(t *testing.T, cfg Config) *fixture {
+func newFixture(t *testing.T, cfg Config) *fixture { return newFixtureCfg(t, cfg) }
+
+func newFixtureTB(b *testing.B) *fixture { return newFixtureCfg(b, Config{}) }
+
+func newFixtureCfg(t testing.TB, cfg Config) *fixture {
 	t.Helper()
 	dir := t.TempDir()
 	h, err := fakehub.New(fakehub.Options{Dir: dir, Tokens: []string{testToken}, Rescan: time.Hour})
@@ -57,7 +61,7 @@ func newFixture(t *testing.T, cfg Config) *fixture {
 	return f
 }
 
-func (f *fixture) upload(t *testing.T, id string, files map[string][]byte) Ref {
+func (f *fixture) upload(t testing.TB, id string, files map[string][]byte) Ref {
 	t.Helper()
 	if err := f.srv.Hub.Upload("models", id, files); err != nil {
 		t.Fatal(err)

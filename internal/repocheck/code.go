@@ -32,7 +32,10 @@ func (r *run) python(e scan.Entry, data []byte) {
 		r.emit(r.finding(finding.RulePythonUnreadable, e, "the Python file is over the size limit; its calls were not listed", "", finding.NoOffset))
 		return
 	}
-	r.py[e.Path] = &pyFile{entry: e, res: pysrc.Analyze(data)}
+	pf := &pyFile{entry: e, res: pysrc.Analyze(data)}
+	r.mu.Lock()
+	r.py[e.Path] = pf
+	r.mu.Unlock()
 }
 
 // configJSON collects auto_map and custom_pipelines references.
@@ -49,6 +52,8 @@ func (r *run) configJSON(e scan.Entry, data []byte) {
 	if json.Unmarshal(data, &cfg) != nil {
 		return // not a JSON object with these keys
 	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	for key, raw := range cfg.AutoMap {
 		var one string
 		var many []*string

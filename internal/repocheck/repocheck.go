@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 
 	"modelgate/internal/finding"
 	"modelgate/internal/scan"
@@ -29,6 +30,8 @@ const (
 	MaxPython = 8 << 20
 	// headSize is how much of every file is read to tell text from binary.
 	headSize = 8 << 10
+	// workers read files at once: remote reads wait on the network.
+	workers = 8
 )
 
 // Check is the repository check (a scan.RepoCheck).
@@ -40,37 +43,57 @@ func New() *Check { return &Check{} }
 // Name implements scan.RepoCheck.
 func (*Check) Name() string { return "repository" }
 
-// run is one Check over one scan's files.
+// run is one Check over one scan's files. Files are read by several
+// goroutines; mu guards what they share (the findings sink, py, maps).
 type run struct {
 	repo   *scan.Repo
-	emit   func(finding.Finding)
-	byPath map[string]scan.Entry
+	byPath map[string]scan.Entry // read-only once built
+	sink   func(finding.Finding)
+	mu     sync.Mutex
 	py     map[string]*pyFile
 	maps   []autoMap
+}
+
+// emit reports a finding. Evidence and messages quote files: a secret
+// never goes through.
+func (r *run) emit(f finding.Finding) {
+	f.Evidence = secrets.Redact(f.Evidence)
+	f.Message = secrets.Redact(f.Message)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.sink(f)
 }
 
 // Check implements scan.RepoCheck: one pass over the files, reading each
 // at most once (text files in full, others only their head), then the
 // checks that need the whole repository.
 func (c *Check) Check(ctx context.Context, repo *scan.Repo, emit func(finding.Finding)) {
-	r := &run{repo: repo, byPath: map[string]scan.Entry{}, py: map[string]*pyFile{}}
-	r.emit = func(f finding.Finding) {
-		// Evidence and messages quote files: never let a secret through.
-		f.Evidence = secrets.Redact(f.Evidence)
-		f.Message = secrets.Redact(f.Message)
-		emit(f)
-	}
+	r := &run{repo: repo, byPath: map[string]scan.Entry{}, py: map[string]*pyFile{}, sink: emit}
 	for _, e := range repo.Files {
 		r.byPath[e.Path] = e
 	}
+	work := make(chan scan.Entry)
+	var wg sync.WaitGroup
+	for range min(workers, len(repo.Files)) {
+		wg.Go(func() {
+			for e := range work {
+				r.file(ctx, e)
+			}
+		})
+	}
 	for _, e := range repo.Files {
 		if ctx.Err() != nil {
-			return
+			break
 		}
 		if e.Err != nil || e.Open == nil || e.Size == 0 {
 			continue
 		}
-		r.file(ctx, e)
+		work <- e
+	}
+	close(work)
+	wg.Wait()
+	if ctx.Err() != nil {
+		return
 	}
 	r.customCode()
 }

@@ -12,6 +12,7 @@ import (
 	"math"
 	"path"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -47,39 +48,119 @@ type Match struct {
 	Encrypted bool
 }
 
-// detector finds one kind of secret. group is the submatch holding the
-// secret (0 for the whole match); prefix is how much of it may be shown.
+// detector finds one kind of secret. Most start with a fixed prefix
+// (hf_, AKIA, ghp_): those list it in keys, and their regexp, anchored
+// with \A, runs only where a key occurs, within window bytes (and back
+// bytes before it), which keeps the scan near the speed of a substring
+// search. Detectors without keys run over the whole text when every one
+// of need occurs in it. group is the submatch holding the secret; prefix
+// is how much of it a redacted form may show.
 type detector struct {
 	rule, kind string
-	keyword    string // a cheap substring test before the regexp
+	keys       []string
+	back       int
+	window     int
+	need       []string
+	fold       bool // need is matched case-insensitively
 	re         *regexp.Regexp
 	group      int
 	prefix     int
 }
 
-// Boundaries: a token must not be part of a longer word.
-const (
-	pre  = `(?:^|[^A-Za-z0-9_])`
-	post = `(?:$|[^A-Za-z0-9_])`
-)
+// post: a token must not run on into a longer word.
+const post = `(?:$|[^A-Za-z0-9_])`
 
 var detectors = []detector{
-	{RuleHubToken, "Hugging Face access token", "hf_", regexp.MustCompile(pre + `(hf_[A-Za-z]{34})` + post), 1, 3},
-	{RuleHubToken, "Hugging Face organisation API token", "api_org_", regexp.MustCompile(pre + `(api_org_[A-Za-z]{34})` + post), 1, 8},
-	{RuleAWS, "AWS access key ID", "", regexp.MustCompile(`(?:^|[^A-Z0-9])((?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16})(?:$|[^A-Z0-9])`), 1, 4},
-	{RuleAWS, "AWS secret access key", "", regexp.MustCompile(`(?i)aws_?secret_?access_?key["']?\s*[:=]\s*["']?([A-Za-z0-9/+]{40})(?:$|[^A-Za-z0-9/+])`), 1, 0},
-	{RuleGCP, "GCP service-account private key", "service_account", regexp.MustCompile(`"type"\s*:\s*"service_account"`), 0, 0},
-	{RuleGCP, "Google API key", "AIza", regexp.MustCompile(pre + `(AIza[0-9A-Za-z_\-]{35})` + `(?:$|[^0-9A-Za-z_\-])`), 1, 4},
-	{RuleAzure, "Azure storage account key", "AccountKey", regexp.MustCompile(`AccountKey=([A-Za-z0-9+/]{86}==)`), 1, 0},
-	{RuleAzure, "Azure AD client secret", "Q~", regexp.MustCompile(`(?:^|[\\'"\x60\s>=:(,)])([A-Za-z0-9_~.]{3}[0-9]Q~[A-Za-z0-9_~.\-]{31,34})(?:$|[\\'"\x60\s<),])`), 1, 0},
-	{RuleGitHub, "GitHub token", "gh", regexp.MustCompile(pre + `(gh[pousr]_[A-Za-z0-9]{36})` + post), 1, 4},
-	{RuleGitHub, "GitHub fine-grained token", "github_pat_", regexp.MustCompile(pre + `(github_pat_[A-Za-z0-9_]{82})` + post), 1, 11},
-	{RuleGitLab, "GitLab token", "gl", regexp.MustCompile(pre + `(gl(?:pat|dt|ptt|rt|cbt|oas|ft|imt|agent|soat|ffct)-[A-Za-z0-9_\-]{20,50})` + `(?:$|[^A-Za-z0-9_\-])`), 1, 6},
-	{RuleAPIToken, "OpenAI API key", "T3BlbkFJ", regexp.MustCompile(pre + `(sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}T3BlbkFJ[A-Za-z0-9_\-]{20,})` + `(?:$|[^A-Za-z0-9_\-])`), 1, 3},
-	{RuleAPIToken, "Slack token", "xox", regexp.MustCompile(pre + `(xox[baprs]-[0-9]{6,}-[A-Za-z0-9\-]{10,})` + `(?:$|[^A-Za-z0-9\-])`), 1, 5},
-	{RuleAPIToken, "Stripe live secret key", "sk_live_", regexp.MustCompile(pre + `((?:sk|rk)_live_[A-Za-z0-9]{24,})` + post), 1, 8},
-	{RulePrivateKey, "private key", "PRIVATE KEY", regexp.MustCompile(`-----BEGIN ((?:RSA |DSA |EC |OPENSSH |PGP |ENCRYPTED )?PRIVATE KEY(?: BLOCK)?)-----`), 0, 0},
-	{RuleGitCredentials, "credentials in a git remote URL", "@", regexp.MustCompile(`https?://[^\s:/@'"]+:([^\s@/'"]{8,})@(?:www\.)?(?:github\.com|gitlab\.com|huggingface\.co|bitbucket\.org|dev\.azure\.com)`), 1, 0},
+	{rule: RuleHubToken, kind: "Hugging Face access token", keys: []string{"hf_"}, window: 40, re: regexp.MustCompile(`\A(hf_[A-Za-z]{34})` + post), group: 1, prefix: 3},
+	{rule: RuleHubToken, kind: "Hugging Face organisation API token", keys: []string{"api_org_"}, window: 45, re: regexp.MustCompile(`\A(api_org_[A-Za-z]{34})` + post), group: 1, prefix: 8},
+	{rule: RuleAWS, kind: "AWS access key ID", keys: []string{"AKIA", "ASIA", "ABIA", "ACCA", "A3T"}, window: 24, re: regexp.MustCompile(`\A((?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16})(?:$|[^A-Z0-9])`), group: 1, prefix: 4},
+	{rule: RuleAWS, kind: "AWS secret access key", need: []string{"secret", "access"}, fold: true, re: regexp.MustCompile(`(?i)aws_?secret_?access_?key["']?\s*[:=]\s*["']?([A-Za-z0-9/+]{40})(?:$|[^A-Za-z0-9/+])`), group: 1},
+	{rule: RuleGCP, kind: "GCP service-account private key", need: []string{"service_account", `"private_key"`}, re: regexp.MustCompile(`"type"\s*:\s*"service_account"`)},
+	{rule: RuleGCP, kind: "Google API key", keys: []string{"AIza"}, window: 40, re: regexp.MustCompile(`\A(AIza[0-9A-Za-z_\-]{35})(?:$|[^0-9A-Za-z_\-])`), group: 1, prefix: 4},
+	{rule: RuleAzure, kind: "Azure storage account key", keys: []string{"AccountKey="}, window: 100, re: regexp.MustCompile(`\AAccountKey=([A-Za-z0-9+/]{86}==)`), group: 1},
+	{rule: RuleAzure, kind: "Azure AD client secret", keys: []string{"Q~"}, back: 4, window: 45, re: regexp.MustCompile(`\A([A-Za-z0-9_~.]{3}[0-9]Q~[A-Za-z0-9_~.\-]{31,34})(?:$|[\\'"\x60\s<),])`), group: 1},
+	{rule: RuleGitHub, kind: "GitHub token", keys: []string{"ghp_", "gho_", "ghu_", "ghs_", "ghr_"}, window: 42, re: regexp.MustCompile(`\A(gh[pousr]_[A-Za-z0-9]{36})` + post), group: 1, prefix: 4},
+	{rule: RuleGitHub, kind: "GitHub fine-grained token", keys: []string{"github_pat_"}, window: 95, re: regexp.MustCompile(`\A(github_pat_[A-Za-z0-9_]{82})` + post), group: 1, prefix: 11},
+	{rule: RuleGitLab, kind: "GitLab token", keys: []string{"glpat-", "gldt-", "glptt-", "glrt-", "glcbt-", "gloas-", "glft-", "glimt-", "glagent-", "glsoat-", "glffct-"}, window: 64,
+		re: regexp.MustCompile(`\A(gl(?:pat|dt|ptt|rt|cbt|oas|ft|imt|agent|soat|ffct)-[A-Za-z0-9_\-]{20,50})(?:$|[^A-Za-z0-9_\-])`), group: 1, prefix: 6},
+	{rule: RuleAPIToken, kind: "OpenAI API key", keys: []string{"sk-"}, window: 400, re: regexp.MustCompile(`\A(sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,300}T3BlbkFJ[A-Za-z0-9_\-]{20,})(?:$|[^A-Za-z0-9_\-])`), group: 1, prefix: 3},
+	{rule: RuleAPIToken, kind: "Slack token", keys: []string{"xoxb-", "xoxa-", "xoxp-", "xoxr-", "xoxs-"}, window: 200, re: regexp.MustCompile(`\A(xox[baprs]-[0-9]{6,}-[A-Za-z0-9\-]{10,150})(?:$|[^A-Za-z0-9\-])`), group: 1, prefix: 5},
+	{rule: RuleAPIToken, kind: "Stripe live secret key", keys: []string{"sk_live_", "rk_live_"}, window: 120, re: regexp.MustCompile(`\A((?:sk|rk)_live_[A-Za-z0-9]{24,100})` + post), group: 1, prefix: 8},
+	{rule: RulePrivateKey, kind: "private key", need: []string{"PRIVATE KEY-----"}, re: regexp.MustCompile(`-----BEGIN ((?:RSA |DSA |EC |OPENSSH |PGP |ENCRYPTED )?PRIVATE KEY(?: BLOCK)?)-----`)},
+	{rule: RuleGitCredentials, kind: "credentials in a git remote URL", need: []string{"://", "@"}, re: regexp.MustCompile(`https?://[^\s:/@'"]+:([^\s@/'"]{8,})@(?:www\.)?(?:github\.com|gitlab\.com|huggingface\.co|bitbucket\.org|dev\.azure\.com)`), group: 1},
+}
+
+func isWord(c byte) bool {
+	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}
+
+// span is where a detector matched: the whole match and the secret.
+type span struct {
+	d          *detector
+	start, end int // of the secret
+	loc        []int
+}
+
+// spans returns every detector match in text, in detector order.
+func spans(text []byte) []span {
+	var out []span
+	var lower []byte
+	for i := range detectors {
+		d := &detectors[i]
+		if len(d.keys) == 0 {
+			hay := text
+			if d.fold {
+				if lower == nil {
+					lower = bytes.ToLower(text)
+				}
+				hay = lower
+			}
+			ok := true
+			for _, n := range d.need {
+				ok = ok && bytes.Contains(hay, []byte(n))
+			}
+			if !ok {
+				continue
+			}
+			for _, loc := range d.re.FindAllSubmatchIndex(text, -1) {
+				s, e := loc[2*d.group], loc[2*d.group+1]
+				if s >= 0 {
+					out = append(out, span{d, s, e, loc})
+				}
+			}
+			continue
+		}
+		for _, k := range d.keys {
+			kb := []byte(k)
+			for from := 0; from < len(text); {
+				j := bytes.Index(text[from:], kb)
+				if j < 0 {
+					break
+				}
+				at := from + j - d.back
+				from += j + 1
+				if at < 0 || at > 0 && isWord(text[at-1]) && d.back == 0 {
+					continue
+				}
+				end := min(len(text), at+d.window)
+				loc := d.re.FindSubmatchIndex(text[at:end])
+				if loc == nil || loc[2*d.group] < 0 {
+					continue
+				}
+				for n := range loc {
+					if loc[n] >= 0 {
+						loc[n] += at
+					}
+				}
+				out = append(out, span{d, loc[2*d.group], loc[2*d.group+1], loc})
+				from = loc[1] - 1
+				if from <= at {
+					from = at + 1
+				}
+			}
+		}
+	}
+	return out
 }
 
 // Find returns the secrets in text. name is the file's name, used only as
@@ -88,32 +169,22 @@ var detectors = []detector{
 func Find(text []byte, name string) []Match {
 	var out []Match
 	lines := lineIndex{text: text}
-	for _, d := range detectors {
-		if d.keyword != "" && !bytes.Contains(text, []byte(d.keyword)) {
-			continue
+	for _, sp := range spans(text) {
+		d := sp.d
+		val := string(text[sp.start:sp.end])
+		if d.rule == RulePrivateKey && !keyBody(text[sp.loc[1]:]) {
+			continue // a header in documentation, without a key
 		}
-		for _, loc := range d.re.FindAllSubmatchIndex(text, -1) {
-			s, e := loc[2*d.group], loc[2*d.group+1]
-			if s < 0 {
-				continue
-			}
-			val := string(text[s:e])
-			if d.rule == RuleGCP && d.group == 0 && !bytes.Contains(text, []byte(`"private_key"`)) {
-				continue // a service-account file without its key
-			}
-			if d.rule == RulePrivateKey && !keyBody(text[e:]) {
-				continue // a header in documentation, without a key
-			}
-			m := Match{Rule: d.rule, Kind: d.kind, Offset: int64(s), Line: lines.at(s), Redacted: redactValue(val, d), Placeholder: placeholder(val)}
-			if d.rule == RulePrivateKey {
-				m.Redacted = "-----BEGIN " + string(text[loc[2]:loc[3]]) + "-----…[REDACTED]"
-				m.Placeholder, m.Encrypted = false, strings.Contains(string(text[loc[2]:loc[3]]), "ENCRYPTED")
-			}
-			if d.rule == RuleGCP && d.group == 0 {
-				m.Redacted = `"type": "service_account" with "private_key": […REDACTED]`
-			}
-			out = append(out, m)
+		m := Match{Rule: d.rule, Kind: d.kind, Offset: int64(sp.start), Line: lines.at(sp.start), Redacted: redactValue(val, *d), Placeholder: placeholder(val)}
+		switch {
+		case d.rule == RulePrivateKey:
+			label := string(text[sp.loc[2]:sp.loc[3]])
+			m.Redacted = "-----BEGIN " + label + "-----…[REDACTED]"
+			m.Placeholder, m.Encrypted = false, strings.Contains(label, "ENCRYPTED")
+		case d.rule == RuleGCP && d.group == 0:
+			m.Redacted, m.Placeholder = `"type": "service_account" with "private_key": […REDACTED]`, false
 		}
+		out = append(out, m)
 	}
 	base := path.Base(strings.ReplaceAll(name, `\`, "/"))
 	switch {
@@ -235,23 +306,25 @@ func Redact(s string) string {
 	if s == "" {
 		return s
 	}
-	for _, d := range detectors {
-		if d.keyword != "" && !strings.Contains(s, d.keyword) {
-			continue
-		}
-		locs := d.re.FindAllStringSubmatchIndex(s, -1)
-		for i := len(locs) - 1; i >= 0; i-- {
-			loc := locs[i]
-			a, b := loc[2*d.group], loc[2*d.group+1]
-			if a < 0 {
-				continue
-			}
-			rep := redactValue(s[a:b], d)
-			if d.rule == RulePrivateKey || d.rule == RuleGCP {
-				rep = "[REDACTED " + d.kind + "]"
-			}
-			s = s[:a] + rep + s[b:]
-		}
+	sp := spans([]byte(s))
+	if len(sp) == 0 {
+		return s
 	}
-	return s
+	slices.SortFunc(sp, func(a, b span) int { return a.start - b.start })
+	var b strings.Builder
+	last := 0
+	for _, x := range sp {
+		if x.start < last {
+			continue // overlaps one already replaced
+		}
+		rep := redactValue(s[x.start:x.end], *x.d)
+		if x.d.rule == RulePrivateKey || x.d.rule == RuleGCP {
+			rep = "[REDACTED " + x.d.kind + "]"
+		}
+		b.WriteString(s[last:x.start])
+		b.WriteString(rep)
+		last = x.end
+	}
+	b.WriteString(s[last:])
+	return b.String()
 }

@@ -164,13 +164,14 @@ type request struct {
 
 // do sends a request, following redirects and retrying network errors,
 // 5xx and 429 answers with backoff. The caller must close the body of a
-// successful (2xx) response; other statuses come back as *Error.
+// successful (2xx, or 3xx for a HEAD) response; other statuses come back
+// as *Error.
 func (c *Client) do(ctx context.Context, rq request) (*http.Response, error) {
 	var lastErr error
 	for attempt := 0; ; attempt++ {
 		resp, err := c.follow(ctx, rq)
-		if err == nil && resp.StatusCode < 300 {
-			return resp, nil
+		if err == nil && (resp.StatusCode < 300 || rq.method == http.MethodHead && resp.StatusCode < 400) {
+			return resp, nil // a HEAD keeps its redirect: see follow
 		}
 		if ctx.Err() != nil {
 			return nil, ctx.Err()

@@ -123,6 +123,15 @@ func TestInfoTreeAndRead(t *testing.T) {
 	if got := f.srv.Hub.Stats().CDNBytes; got > 8<<10 {
 		t.Errorf("two small reads transferred %d bytes", got)
 	}
+	// HEAD gives the metadata without the content, LFS or not.
+	meta, err := f.c.Head(ctx, ref.At(commit), "model.bin")
+	if err != nil || meta.ETag != sha(big) || meta.Size != int64(len(big)) || meta.Commit != commit || meta.Location == "" {
+		t.Errorf("Head(model.bin) = %+v, %v", meta, err)
+	}
+	meta, err = f.c.Head(ctx, ref, "config.json")
+	if err != nil || meta.ETag != gitBlob([]byte(`{"a":1}`)) || meta.Size != 7 || meta.Location != "" {
+		t.Errorf("Head(config.json) = %+v, %v", meta, err)
+	}
 	// Reading everything verifies the sha256.
 	all, err := io.ReadAll(io.NewSectionReader(file, 0, bin.Size))
 	if err != nil || !bytes.Equal(all, big) {

@@ -93,6 +93,7 @@ type analysis struct {
 	blocks     []block           // enclosing def/class blocks
 	seenImport map[string]bool
 	lineStarts []int // byte offset of each line, built on first use
+	depth      int   // f-strings within f-strings
 }
 
 type block struct {
@@ -121,18 +122,22 @@ func (a *analysis) logical(toks []Token) {
 		// body runs later. Calls on the def line are few; treat them as
 		// part of the enclosing scope.
 	}
-	// Statements can be joined by ';': imports are handled per statement.
+	// Statements can be joined by ';'.
 	start := 0
 	for i := 0; i <= len(toks); i++ {
 		if i == len(toks) || toks[i].Kind == Op && toks[i].Text == ";" {
 			stmt := toks[start:i]
-			if len(stmt) > 0 && stmt[0].Kind == Name && (stmt[0].Text == "import" || stmt[0].Text == "from") {
-				a.imports(stmt)
-			}
 			start = i + 1
+			if len(stmt) == 0 {
+				continue
+			}
+			if stmt[0].Kind == Name && (stmt[0].Text == "import" || stmt[0].Text == "from") {
+				a.imports(stmt)
+				continue
+			}
+			a.calls(stmt, atImport)
 		}
 	}
-	a.calls(toks, atImport)
 }
 
 // imports records the names an import statement binds.
@@ -280,14 +285,15 @@ func (a *analysis) qualify(parts []string) string {
 // calls finds references to dangerous names in a logical line, and the
 // keyword arguments that make calls notable.
 func (a *analysis) calls(t []Token, atImport bool) {
-	if t[0].Kind == Name && (t[0].Text == "import" || t[0].Text == "from") {
-		return
-	}
 	add := func(name string, c Category, tok Token, detail string) {
 		a.res.Calls = append(a.res.Calls, Call{Name: name, Category: c, Line: tok.Line, Offset: tok.Offset, AtImport: atImport, Detail: detail, Snippet: a.lineText(tok.Line)})
 	}
 	for i := 0; i < len(t); i++ {
 		tok := t[i]
+		if tok.Kind == String {
+			a.fstring(tok, atImport)
+			continue
+		}
 		if tok.Kind != Name || (i > 0 && t[i-1].Kind == Op && t[i-1].Text == ".") {
 			continue
 		}
@@ -332,6 +338,54 @@ func (a *analysis) calls(t []Token, atImport bool) {
 				}
 				break
 			}
+		}
+		i = j - 1
+	}
+}
+
+// fstring analyzes the expressions inside an f-string's braces, which
+// run when the string is built.
+func (a *analysis) fstring(tok Token, atImport bool) {
+	q := strings.IndexAny(tok.Text, `'"`)
+	if q <= 0 || !strings.ContainsAny(tok.Text[:q], "fFtT") || a.depth >= 3 {
+		return
+	}
+	a.depth++
+	defer func() { a.depth-- }()
+	body := tok.Text
+	for i := 0; i < len(body); i++ {
+		if body[i] != '{' {
+			continue
+		}
+		if i+1 < len(body) && body[i+1] == '{' {
+			i++ // an escaped brace
+			continue
+		}
+		depth, j := 1, i+1
+		for ; j < len(body) && depth > 0; j++ {
+			switch body[j] {
+			case '{':
+				depth++
+			case '}':
+				depth--
+			}
+		}
+		expr := body[i+1 : max(i+1, j-1)]
+		lx := newLexer([]byte(expr))
+		var sub []Token
+		for n := 0; n < maxLineTokens; n++ {
+			st := lx.next()
+			if st.Kind == EOF {
+				break
+			}
+			if st.Kind != Newline {
+				st.Line += tok.Line - 1
+				st.Offset += tok.Offset + i + 1
+				sub = append(sub, st)
+			}
+		}
+		if len(sub) > 0 {
+			a.calls(sub, atImport)
 		}
 		i = j - 1
 	}

@@ -45,6 +45,9 @@ func TestAnalyzeCalls(t *testing.T) {
 		{"os.path is fine", "import os\nos.path.join(a, b)\nos.environ.get('X')\n", nil},
 		{"torch hub", "import torch\ntorch.hub.load('org/repo', 'model')\n", []string{"torch.hub.load"}},
 		{"ctypes", "import ctypes\nctypes.CDLL('libc.so.6')\n", []string{"ctypes.CDLL"}},
+		{"f-string", "import os\nx = f\"{os.system('id')} and {{not code}}\"\n", []string{"os.system"}},
+		{"plain string", "import os\nx = \"{os.system('id')}\"\n", nil},
+		{"semicolons", "import os; os.system('a'); x = 1\n", []string{"os.system"}},
 		{"dotted import", "import importlib.util\nimportlib.util.spec_from_file_location('m', p)\n", []string{"importlib.util.spec_from_file_location"}},
 	}
 	for _, c := range cases {

@@ -49,7 +49,7 @@ type Config struct {
 	// RequestTimeout bounds one request, its body included (default 2m).
 	RequestTimeout time.Duration
 	// BlockSize is the unit of Range reads and of the block cache
-	// (default 256 KiB).
+	// (default 64 KiB, the size of the probe every file gets).
 	BlockSize int64
 	// CacheBytes bounds the block cache shared by every open file
 	// (default 64 MiB).
@@ -101,7 +101,7 @@ func New(cfg Config) (*Client, error) {
 		cfg.RequestTimeout = 2 * time.Minute
 	}
 	if cfg.BlockSize <= 0 {
-		cfg.BlockSize = 256 << 10
+		cfg.BlockSize = 64 << 10
 	}
 	if cfg.CacheBytes == 0 {
 		cfg.CacheBytes = 64 << 20

@@ -1,10 +1,8 @@
 package repocheck
 
 import (
-	"errors"
 	"fmt"
 	"io"
-	"strings"
 
 	"modelgate/internal/dockerfile"
 	"modelgate/internal/finding"
@@ -43,14 +41,10 @@ func (r *run) dockerfile(e scan.Entry, data []byte) {
 }
 
 // hydraFile checks a YAML or JSON file that mentions _target_.
-func (r *run) hydraFile(e scan.Entry, name string, data []byte) {
+func (r *run) hydraFile(e scan.Entry, data []byte) {
 	ts, err := hydra.Targets(data, false)
 	if err != nil {
-		lower := strings.ToLower(name)
-		// A Python or Markdown file mentioning _target_ is not a config.
-		if strings.HasSuffix(lower, ".yaml") || strings.HasSuffix(lower, ".yml") || strings.HasSuffix(lower, ".json") || errors.Is(err, hydra.ErrTooLarge) {
-			r.emit(r.finding(finding.RuleHydraUnreadable, e, "the config could not be read: "+err.Error(), "", finding.NoOffset))
-		}
+		r.emit(r.finding(finding.RuleHydraUnreadable, e, "the config could not be read: "+err.Error(), "", finding.NoOffset))
 		return
 	}
 	for _, t := range ts {

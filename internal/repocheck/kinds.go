@@ -39,3 +39,10 @@ func isPython(name string, head []byte) bool {
 func isArchive(head []byte, name string) bool {
 	return hydra.IsTar(head) || hydra.IsGzip(head) && strings.HasSuffix(strings.ToLower(name), ".nemo")
 }
+
+// isConfig: YAML and JSON files, which Hydra and NeMo load by name (a
+// README quoting a config is not one).
+func isConfig(name string) bool {
+	lower := strings.ToLower(name)
+	return strings.HasSuffix(lower, ".yaml") || strings.HasSuffix(lower, ".yml") || strings.HasSuffix(lower, ".json")
+}

@@ -149,8 +149,8 @@ func (r *run) file(ctx context.Context, e scan.Entry) {
 	if bytes.Contains(data, []byte("auto_map")) || bytes.Contains(data, []byte("custom_pipelines")) {
 		r.configJSON(e, data)
 	}
-	if bytes.Contains(data, []byte("_target_")) {
-		r.hydraFile(e, name, data)
+	if isConfig(name) && bytes.Contains(data, []byte("_target_")) {
+		r.hydraFile(e, data)
 	}
 }
 

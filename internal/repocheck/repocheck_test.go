@@ -113,6 +113,7 @@ func TestDockerfileAndSecrets(t *testing.T) {
 		".env":             "OPENAI_API_KEY=" + tok[3:] + "\n",
 		"README.md":        "# A model\n\nUse `huggingface-cli login`.\n",
 		"model_config.yml": "model:\n  _target_: os.system\n  _args_: [\"echo pwned\"]\n",
+		"docs/hydra.md":    "_target_: os.system\n",
 	})
 	res := scanDir(t, dir)
 	if f := find(res["Dockerfile"], finding.RuleDockerMetadata); f == nil || f.Severity != finding.Critical || f.Offset != 17 {
@@ -133,6 +134,9 @@ func TestDockerfileAndSecrets(t *testing.T) {
 	}
 	if f := find(res["model_config.yml"], finding.RuleHydraDangerous); f == nil || f.Severity != finding.Critical {
 		t.Errorf("hydra: %+v", res["model_config.yml"].Findings)
+	}
+	if find(res["docs/hydra.md"], finding.RuleHydraDangerous) != nil {
+		t.Errorf("a Markdown file quoting a config was taken for one")
 	}
 	if len(res["README.md"].Findings) > 1 { // the unknown-format note only
 		t.Errorf("README: %+v", res["README.md"].Findings)

@@ -52,7 +52,7 @@ var repoRules = []Rule{
 	},
 	{
 		ID: RulePythonNetwork, Title: "Python code opens network connections", Severity: Medium,
-		Why: "The file uses sockets, urllib, requests, httpx or similar. Model code has no reason to reach the network when it loads; exfiltration and second-stage downloads do. Medium when the file is loaded with the model, low otherwise.",
+		Why: "The file uses sockets, urllib, requests, httpx or similar. Model code has no reason to reach the network when it loads; exfiltration and second-stage downloads do. High when a file loaded with the model does it at import time (it phones home as soon as the model loads), medium when such a file does it in a function, low in other files.",
 		Fix: "Check what is sent or fetched, and from where.",
 		CWE: "CWE-200",
 	},

@@ -184,8 +184,11 @@ func (r *run) pythonFindings(pf *pyFile) {
 			msg += "; runs when the model is loaded with trust_remote_code=True (auto_map in " + baseName(pf.loadedBy) + ")"
 		}
 		f := r.finding(ruleOf[c.Category], e, msg, c.Snippet, int64(c.Offset))
-		if !loaded && f.Severity > finding.Low {
+		switch {
+		case !loaded && f.Severity > finding.Low:
 			f.Severity--
+		case loaded && c.AtImport && c.Category == pysrc.Network:
+			f.Severity = finding.High // phones home as soon as the model loads
 		}
 		r.emit(f)
 		if len(calls) < 20 {

@@ -53,7 +53,8 @@ type command struct {
 // commands lists the subcommands; each lives in its own file.
 func commands() map[string]command {
 	return map[string]command{
-		"scan":    {"scan files, folders and archives for code that runs on load", runScan},
+		"scan":    {"scan files, folders, archives and hf:// repositories for code that runs on load", runScan},
+		"fakehub": {"serve a folder of repositories with the hub's API on loopback (for demos and tests)", runFakehub},
 		"explain": {"show what loading a pickle would do, as pseudo-Python", runExplain},
 		"report":  {"re-render a JSON report as text, JSON or SARIF", runReport},
 		"policy":  {"show or check the policy (policy show | policy check FILE)", runPolicy},

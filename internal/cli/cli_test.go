@@ -16,12 +16,12 @@ import (
 	"modelgate/internal/scan"
 )
 
-type run struct {
+type cliRun struct {
 	code           int
 	stdout, stderr string
 }
 
-func runCLI(t *testing.T, env map[string]string, terminal bool, args ...string) run {
+func runCLI(t *testing.T, env map[string]string, terminal bool, args ...string) cliRun {
 	t.Helper()
 	var out, errb bytes.Buffer
 	code := Main(context.Background(), args, Env{
@@ -29,7 +29,7 @@ func runCLI(t *testing.T, env map[string]string, terminal bool, args ...string) 
 		Getenv:     func(k string) string { return env[k] },
 		IsTerminal: func(io.Writer) bool { return terminal },
 	})
-	return run{code, out.String(), errb.String()}
+	return cliRun{code, out.String(), errb.String()}
 }
 
 func sample(p string) string { return filepath.Join(corpus.Dir(), p) }

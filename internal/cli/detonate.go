@@ -57,11 +57,7 @@ func runDetonate(ctx context.Context, args []string, env Env) int {
 	}
 	// The static scan first: it decides the loader, and its findings are
 	// reported beside what the load does.
-	sources, err := sourcesFor(paths)
-	if err != nil {
-		fmt.Fprintln(env.Stderr, "modelgate detonate:", err)
-		return ExitError
-	}
+	sources := []scan.Source{scan.Paths(paths)}
 	rep, err := runScanner(ctx, scan.New(scan.Options{Policy: pol, Jobs: 1}), sources, paths)
 	if err != nil || len(rep.Files) != 1 {
 		fmt.Fprintln(env.Stderr, "modelgate detonate: scanning:", err)

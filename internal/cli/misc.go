@@ -30,7 +30,7 @@ func runExplain(ctx context.Context, args []string, env Env) int {
 		fmt.Fprintln(env.Stderr, "modelgate explain:", err)
 		return ExitError
 	}
-	sources, err := sourcesFor(paths)
+	sources, err := sourcesFor(paths, newRemote(env, true))
 	if err != nil {
 		fmt.Fprintln(env.Stderr, "modelgate explain:", err)
 		return ExitError

@@ -12,6 +12,7 @@ import (
 
 	"modelgate/internal/finding"
 	"modelgate/internal/policy"
+	"modelgate/internal/repocheck"
 	"modelgate/internal/report"
 	"modelgate/internal/scan"
 	"modelgate/internal/version"
@@ -68,13 +69,14 @@ func (o *outputFlags) threshold(pol *policy.Policy) finding.Severity {
 }
 
 func runScan(ctx context.Context, args []string, env Env) int {
-	fs := newFlagSet("scan", "[flags] PATH...", env)
+	fs := newFlagSet("scan", "[flags] PATH|hf://ORG/REPO[@REV]...", env)
 	var o outputFlags
 	o.register(fs)
 	var policies stringList
 	fs.Var(&policies, "policy", "policy file (TOML or YAML) to add to the default; repeatable")
 	jobs := fs.Int("j", 0, "files scanned at once (default: all cores)")
 	noHash := fs.Bool("no-hash", false, "skip computing sha256 of each file (faster on huge files)")
+	noCache := fs.Bool("no-cache", false, "scan every file again, even if a file with the same sha256 was scanned before with this scanner and policy")
 	paths, err := parseInterleaved(fs, args)
 	if err != nil {
 		return flagExit(err)
@@ -93,12 +95,19 @@ func runScan(ctx context.Context, args []string, env Env) int {
 		fmt.Fprintln(env.Stderr, "modelgate scan:", err)
 		return ExitError
 	}
-	sources, err := sourcesFor(paths)
+	rm := newRemote(env, o.quiet)
+	sources, err := sourcesFor(paths, rm)
 	if err != nil {
 		fmt.Fprintln(env.Stderr, "modelgate scan:", err)
 		return ExitError
 	}
-	opts := scan.Options{Policy: pol, Jobs: *jobs, NoHash: *noHash}
+	if *jobs == 0 && hasRemote(paths) {
+		*jobs = 8 // remote reads wait on the network more than the CPU
+	}
+	opts := scan.Options{Policy: pol, Jobs: *jobs, NoHash: *noHash, RepoChecks: []scan.RepoCheck{repocheck.New()}}
+	if !*noCache {
+		opts.Cache = openCache(env)
+	}
 	var prog *progress
 	if !o.quiet && env.IsTerminal(env.Stderr) {
 		prog = newProgress(env.Stderr, time.Now())
@@ -114,19 +123,8 @@ func runScan(ctx context.Context, args []string, env Env) int {
 		}
 		return ExitError
 	}
+	rm.finish()
 	return emit(rep, pol, &o, env)
-}
-
-// sourcesFor turns command-line targets into scan sources.
-func sourcesFor(paths []string) ([]scan.Source, error) {
-	var local scan.Paths
-	for _, p := range paths {
-		if strings.Contains(p, "://") {
-			return nil, fmt.Errorf("%s: remote targets are not supported yet", p)
-		}
-		local = append(local, p)
-	}
-	return []scan.Source{local}, nil
 }
 
 func runScanner(ctx context.Context, s *scan.Scanner, sources []scan.Source, targets []string) (*report.Report, error) {

@@ -56,7 +56,8 @@ func (c *Catalogue) Lookup(id string) (*Rule, bool) {
 
 // Default is the catalogue of every rule modelgate can report.
 func Default() *Catalogue {
-	return NewCatalogue(scanRules, pickleRules, dynamicRules, templateRules, ggufRules, safetensorsRules, h2oRules, kerasRules, onnxRules, tensorflowRules)
+	return NewCatalogue(scanRules, pickleRules, dynamicRules, templateRules, ggufRules, safetensorsRules, h2oRules,
+		kerasRules, onnxRules, tensorflowRules, repoRules, dockerRules, secretRules)
 }
 
 // New builds a finding for rule id with the rule's default severity. It

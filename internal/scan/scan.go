@@ -39,6 +39,13 @@ type Options struct {
 	// Progress, if set, is called (serially) as files complete.
 	Progress func(Progress)
 	Logger   *slog.Logger
+	// Cache, if set, returns earlier verdicts for content with the same
+	// sha256, scanner version and policy version instead of scanning it
+	// again, and stores new complete verdicts.
+	Cache VerdictCache
+	// RepoChecks run once over all the files Run lists, before the files
+	// are scanned; their findings join the results of the files they name.
+	RepoChecks []RepoCheck
 }
 
 // Progress reports how far a Run has got.
@@ -96,6 +103,7 @@ func (s *Scanner) Run(ctx context.Context, sources []Source, sink func(*report.F
 	if len(entries) == 0 {
 		return ErrNoFiles
 	}
+	extra := s.repoFindings(ctx, entries)
 	var (
 		mu        sync.Mutex
 		next      atomic.Int64
@@ -112,6 +120,7 @@ func (s *Scanner) Run(ctx context.Context, sources []Source, sink func(*report.F
 					return
 				}
 				res := s.ScanEntry(ctx, entries[i])
+				s.addFindings(res, extra[entries[i].Path])
 				mu.Lock()
 				done++
 				bytesDone += entries[i].Size
@@ -126,6 +135,11 @@ func (s *Scanner) Run(ctx context.Context, sources []Source, sink func(*report.F
 		})
 	}
 	wg.Wait()
+	if ctx.Err() == nil {
+		for _, res := range s.orphanResults(extra, entries) {
+			sink(res)
+		}
+	}
 	return ctx.Err()
 }
 
@@ -169,6 +183,13 @@ func (s *Scanner) scanContent(ctx context.Context, e Entry, r io.ReaderAt, res *
 		}
 		res.SHA256 = hex.EncodeToString(h.Sum(nil))
 	}
+	var key string
+	if s.opts.Cache != nil && res.SHA256 != "" && !s.opts.Explain {
+		key = CacheKey(res.SHA256, s.opts.Policy.Version())
+		if hit, ok := s.opts.Cache.Get(key); ok {
+			return fromCache(hit, e)
+		}
+	}
 	if e.Size > s.lim.MaxFileSize {
 		fs.add(s.rules.New(finding.RuleLimit, fmt.Sprintf("the file is %d bytes, over the %d-byte limit; it was not analyzed", e.Size, s.lim.MaxFileSize), "", finding.NoOffset), "")
 		return fs.done()
@@ -179,7 +200,11 @@ func (s *Scanner) scanContent(ctx context.Context, e Entry, r io.ReaderAt, res *
 	if err := fs.dispatch(fctx, in); err != nil {
 		fs.fail(err, "")
 	}
-	return fs.done()
+	res = fs.done()
+	if key != "" && ctx.Err() == nil && cacheable(res) {
+		s.opts.Cache.Put(key, res)
+	}
+	return res
 }
 
 type dedupKey struct{ rule, member, evidence, message string }
@@ -270,7 +295,11 @@ func (fs *fileState) dispatch(ctx context.Context, in *format.Input) error {
 	}
 	s := fs.s
 	in.Policy, in.Limits, in.Rules, in.Explain = s.opts.Policy, s.lim, s.rules, s.opts.Explain
-	in.Probe = makeProbe(in.R, in.Size)
+	probe, err := makeProbe(in.R, in.Size)
+	if err != nil {
+		return err
+	}
+	in.Probe = probe
 	a := registry.Detect(s.opts.Analyzers, in.Probe)
 	name := "unknown"
 	if a != nil {
@@ -297,20 +326,30 @@ func (fs *fileState) dispatch(ctx context.Context, in *format.Input) error {
 	return nil
 }
 
-func makeProbe(r io.ReaderAt, size int64) *format.Probe {
+// makeProbe reads the head and tail of content. A read error other than a
+// short read is returned: a probe that silently came back empty would make
+// the content look like an unknown format, a pass for a remote file whose
+// read failed.
+func makeProbe(r io.ReaderAt, size int64) (*format.Probe, error) {
 	p := &format.Probe{Size: size, R: r}
 	n := min(size, int64(format.ProbeSize))
 	p.Head = make([]byte, n)
-	got, _ := r.ReadAt(p.Head, 0)
+	got, err := r.ReadAt(p.Head, 0)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
 	p.Head = p.Head[:got]
 	if size <= int64(format.ProbeSize) {
 		p.Tail = p.Head
-		return p
+		return p, nil
 	}
 	p.Tail = make([]byte, format.ProbeSize)
-	got, _ = r.ReadAt(p.Tail, size-int64(format.ProbeSize))
+	got, err = r.ReadAt(p.Tail, size-int64(format.ProbeSize))
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
 	p.Tail = p.Tail[:got]
-	return p
+	return p, nil
 }
 
 // emitter is the format.Emitter for one piece of content.

@@ -62,6 +62,9 @@ type Input struct {
 	// the content has no folder (archive members, uploads, remote files).
 	// Formats that reference sibling files (ONNX external data) use it.
 	Dir string
+	// DirUsed is set by an analyzer whose findings depend on what sits in
+	// Dir, not only on the content: such a verdict is not cached by sha256.
+	DirUsed bool
 }
 
 // Emitter receives what an analyzer found. The scan implements it.

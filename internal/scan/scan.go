@@ -201,7 +201,7 @@ func (s *Scanner) scanContent(ctx context.Context, e Entry, r io.ReaderAt, res *
 		fs.fail(err, "")
 	}
 	res = fs.done()
-	if key != "" && ctx.Err() == nil && cacheable(res) {
+	if key != "" && ctx.Err() == nil && cacheable(res) && !in.DirUsed {
 		s.opts.Cache.Put(key, res)
 	}
 	return res

@@ -9,10 +9,12 @@ import (
 	"testing"
 	"time"
 
+	"modelgate/internal/corpus"
 	"modelgate/internal/finding"
 	"modelgate/internal/policy"
 	"modelgate/internal/report"
 	"modelgate/internal/scan"
+	"modelgate/internal/verdictcache"
 )
 
 const payload = "cos\nsystem\n(S'echo pwned'\ntR."
@@ -228,5 +230,33 @@ func TestProgressAndOrder(t *testing.T) {
 	}
 	if err := scan.New(scan.Options{}).Run(context.Background(), []scan.Source{scan.Paths{t.TempDir()}}, func(*report.File) {}); err != scan.ErrNoFiles {
 		t.Errorf("empty folder: %v", err)
+	}
+}
+
+// TestFolderDependentVerdictsAreNotCached: an ONNX model's verdict depends
+// on the files beside it (external data may be a symlink out of the
+// folder), so the same bytes in another folder must be judged again.
+func TestFolderDependentVerdictsAreNotCached(t *testing.T) {
+	model, err := os.ReadFile(filepath.Join(corpus.Dir(), "benign/onnx_ext/model.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := writeTree(t, map[string]string{"model.onnx": string(model), "model.onnx.data": strings.Repeat("\x00", 64)})
+	bad := writeTree(t, map[string]string{"model.onnx": string(model)})
+	if err := os.Symlink("/etc/hostname", filepath.Join(bad, "model.onnx.data")); err != nil {
+		t.Fatal(err)
+	}
+	cache, err := verdictcache.Open(verdictcache.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := scan.Options{Cache: cache}
+	first := runScan(t, opts, filepath.Join(good, "model.onnx"))[filepath.Join(good, "model.onnx")]
+	second := runScan(t, opts, filepath.Join(bad, "model.onnx"))[filepath.Join(bad, "model.onnx")]
+	if first.Cached || second.Cached {
+		t.Fatalf("a folder-dependent verdict came from the cache")
+	}
+	if !slices.Contains(rulesOf(second), finding.RuleONNXExternalTraversal) {
+		t.Errorf("symlinked external data not flagged: %v", rulesOf(second))
 	}
 }

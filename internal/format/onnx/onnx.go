@@ -109,6 +109,7 @@ func (a *Analyzer) external(in *format.Input, tensor, loc string, off int64, emi
 	}
 	msg := "tensors are stored in an external file"
 	if in.Dir != "" && in.Member == "" {
+		in.DirUsed = true
 		switch escapesBySymlink(in.Dir, loc) {
 		case linkEscapes:
 			emit(finding.RuleONNXExternalTraversal, fmt.Sprintf("tensor %q reads its data through a symbolic link that leaves the model's folder", tensor), loc, off, nil)

@@ -105,20 +105,21 @@ func newProber(r io.ReaderAt, size, maxSearch int64) *prober {
 	lim.MaxPickleOps = probeOps
 	lim.MaxPickleStringBytes = 1 << 20
 	p := &prober{r: r, size: size, maxSearch: maxSearch}
-	p.m = NewMachine(r, 0, size, &p.gc, Options{Limits: &lim, InlineMax: 4096})
+	p.m = NewMachine(r, 0, size, &p.gc, Options{Limits: &lim, InlineMax: 4096, MaxLine: 4096})
 	return p
 }
 
-// plausible reports whether a pickle plausibly starts at pos: a PROTO
-// opcode, or opcodes that decode cleanly to a STOP or to an import.
+// plausible reports whether a pickle plausibly starts at pos: its opcodes
+// decode cleanly to a STOP, or through the whole probe budget, or to an
+// import before they break; a PROTO opcode needs only a few clean opcodes
+// after it (a stream broken early is still a pickle, and malformed).
 func (p *prober) plausible(pos int64) bool {
-	var head [2]byte
-	if n, _ := p.r.ReadAt(head[:], pos); n >= 2 && head[0] == byte(PROTO) && head[1] <= HighestProtocol {
-		return true
-	}
 	if p.spent >= probeBudget {
 		return false
 	}
+	var head [2]byte
+	n, _ := p.r.ReadAt(head[:], pos)
+	proto := n >= 2 && head[0] == byte(PROTO) && head[1] <= HighestProtocol
 	p.gc.n = 0
 	p.m.strBytes, p.m.values, p.m.retainOK = 0, 0, true // probes keep nothing
 	p.m.SeekTo(pos)
@@ -126,17 +127,21 @@ func (p *prober) plausible(pos int64) bool {
 	if st != nil {
 		p.spent += st.Ops
 	}
-	if st == nil || st.Ops < 2 {
+	switch {
+	case st == nil:
 		return false
-	}
-	if err != nil {
-		// Out of probe budget without an error: a long clean run.
-		return errors.Is(err, limits.ErrLimit) && p.gc.n > 0
-	}
-	if st.Err == nil {
+	case p.gc.n > 0 && (st.Err == nil || st.Err.Off > pos):
+		return true
+	case st.Ops < 2:
+		return false
+	case err != nil:
+		// A run that spent the probe's budget without breaking is a
+		// long, clean stream, whether or not it has imported yet.
+		return errors.Is(err, limits.ErrLimit)
+	case st.Err == nil:
 		return true
 	}
-	return p.gc.n > 0 && st.Err.Off > pos
+	return proto && st.Ops >= 4
 }
 
 // LooksLikePickle reports whether a pickle plausibly starts at pos.

@@ -133,8 +133,9 @@ func (s *source) readData(k int64, inlineMax int64, keep int) (data string, full
 
 // readLine reads up to and excluding the next '\n'. Lines longer than max
 // keep their first max bytes (full == false). ok is false when the region
-// ends before a newline.
-func (s *source) readLine(max int) (line []byte, full bool, ok bool) {
+// ends before a newline, or (with scanMax > 0) when no newline comes within
+// scanMax bytes.
+func (s *source) readLine(max int, scanMax int64) (line []byte, full bool, ok bool) {
 	if s.i < s.n {
 		if j := bytes.IndexByte(s.buf[s.i:s.n], '\n'); j >= 0 && j <= max {
 			line = s.buf[s.i : s.i+j]
@@ -145,7 +146,11 @@ func (s *source) readLine(max int) (line []byte, full bool, ok bool) {
 	// Slow path: the line spans windows or is long.
 	var acc []byte
 	full = true
+	start := s.pos()
 	for {
+		if scanMax > 0 && s.pos()-start > scanMax {
+			return nil, false, false
+		}
 		if s.i >= s.n && !s.ensure(1) {
 			return nil, false, false
 		}

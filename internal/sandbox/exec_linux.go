@@ -259,8 +259,10 @@ func supervise(fd int, st *initState, first func(pid int) error) {
 		if !e.Allowed {
 			errno = unix.EPERM
 		}
-		notifSend(fd, n.ID, errno)
+		// Report before answering: once answered, the command can run
+		// and exit, and init can finish, before a later report is sent.
 		st.status.send(statusMsg{Type: msgExec, Exec: &e})
+		notifSend(fd, n.ID, errno)
 	}
 }
 

@@ -56,7 +56,7 @@ func (c *Catalogue) Lookup(id string) (*Rule, bool) {
 
 // Default is the catalogue of every rule modelgate can report.
 func Default() *Catalogue {
-	return NewCatalogue(scanRules, pickleRules)
+	return NewCatalogue(scanRules, pickleRules, archiveRules, serializationRules)
 }
 
 // New builds a finding for rule id with the rule's default severity. It

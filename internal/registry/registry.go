@@ -5,6 +5,8 @@ package registry
 import (
 	"modelgate/internal/format"
 	"modelgate/internal/format/rawpickle"
+	"modelgate/internal/format/torchzip"
+	"modelgate/internal/format/ziparchive"
 )
 
 // Analyzers returns the analyzers in the order their Match is tried:
@@ -12,6 +14,8 @@ import (
 // after them (a protocol 0 pickle has no magic), text formats last.
 func Analyzers() []format.Analyzer {
 	return []format.Analyzer{
+		torchzip.New(),
+		ziparchive.New(), // after every zip-based format
 		rawpickle.New(),
 	}
 }

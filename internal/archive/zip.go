@@ -111,7 +111,9 @@ type ZipEntry struct {
 }
 
 // IsDir reports a directory entry (a name ending in a slash).
-func (e *ZipEntry) IsDir() bool { return strings.HasSuffix(e.Name, "/") || strings.HasSuffix(e.Name, "\\") }
+func (e *ZipEntry) IsDir() bool {
+	return strings.HasSuffix(e.Name, "/") || strings.HasSuffix(e.Name, "\\")
+}
 
 // IsSymlink reports a Unix symbolic link entry: its content is the target.
 func (e *ZipEntry) IsSymlink() bool {

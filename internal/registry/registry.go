@@ -4,7 +4,9 @@ package registry
 
 import (
 	"modelgate/internal/format"
+	"modelgate/internal/format/numpy"
 	"modelgate/internal/format/rawpickle"
+	"modelgate/internal/format/torchscript"
 	"modelgate/internal/format/torchzip"
 	"modelgate/internal/format/ziparchive"
 )
@@ -14,7 +16,10 @@ import (
 // after them (a protocol 0 pickle has no magic), text formats last.
 func Analyzers() []format.Analyzer {
 	return []format.Analyzer{
+		numpy.NewNPY(),
+		torchscript.New(), // before torchzip: a TorchScript archive is also a torch zip
 		torchzip.New(),
+		numpy.NewNPZ(),
 		ziparchive.New(), // after every zip-based format
 		rawpickle.New(),
 	}

@@ -6,6 +6,7 @@ import (
 	"modelgate/internal/format"
 	"modelgate/internal/format/numpy"
 	"modelgate/internal/format/rawpickle"
+	"modelgate/internal/format/torchlegacy"
 	"modelgate/internal/format/torchscript"
 	"modelgate/internal/format/torchzip"
 	"modelgate/internal/format/ziparchive"
@@ -21,6 +22,7 @@ func Analyzers() []format.Analyzer {
 		torchzip.New(),
 		numpy.NewNPZ(),
 		ziparchive.New(), // after every zip-based format
+		torchlegacy.New(), // pickle-based formats before the raw pickle
 		rawpickle.New(),
 	}
 }

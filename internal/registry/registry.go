@@ -21,7 +21,7 @@ func Analyzers() []format.Analyzer {
 		torchscript.New(), // before torchzip: a TorchScript archive is also a torch zip
 		torchzip.New(),
 		numpy.NewNPZ(),
-		ziparchive.New(), // after every zip-based format
+		ziparchive.New(),  // after every zip-based format
 		torchlegacy.New(), // pickle-based formats before the raw pickle
 		rawpickle.New(),
 	}

@@ -3,9 +3,14 @@
 package registry
 
 import (
+	"modelgate/internal/archive"
 	"modelgate/internal/format"
+	"modelgate/internal/format/compressed"
+	"modelgate/internal/format/joblib"
 	"modelgate/internal/format/numpy"
 	"modelgate/internal/format/rawpickle"
+	"modelgate/internal/format/sevenzip"
+	"modelgate/internal/format/tararchive"
 	"modelgate/internal/format/torchlegacy"
 	"modelgate/internal/format/torchscript"
 	"modelgate/internal/format/torchzip"
@@ -18,11 +23,21 @@ import (
 func Analyzers() []format.Analyzer {
 	return []format.Analyzer{
 		numpy.NewNPY(),
+		sevenzip.New(),
+		compressed.New(archive.Gzip),
+		compressed.New(archive.Bzip2),
+		compressed.New(archive.XZ),
+		compressed.New(archive.Zstd),
+		compressed.New(archive.LZ4),
+		tararchive.New(),  // before zip: a zip inside a tar puts a zip end record near the end
 		torchscript.New(), // before torchzip: a TorchScript archive is also a torch zip
 		torchzip.New(),
 		numpy.NewNPZ(),
-		ziparchive.New(),  // after every zip-based format
-		torchlegacy.New(), // pickle-based formats before the raw pickle
+		ziparchive.New(),             // after every zip-based format
+		compressed.New(archive.Zlib), // two-byte magic, checked by decoding
+		compressed.New(archive.LZMA), // likewise
+		torchlegacy.New(),            // pickle-based formats before the raw pickle
+		joblib.New(),
 		rawpickle.New(),
 	}
 }

@@ -29,8 +29,9 @@ func Analyzers() []format.Analyzer {
 		compressed.New(archive.XZ),
 		compressed.New(archive.Zstd),
 		compressed.New(archive.LZ4),
-		tararchive.New(),  // before zip: a zip inside a tar puts a zip end record near the end
-		torchscript.New(), // before torchzip: a TorchScript archive is also a torch zip
+		torchlegacy.NewTar(), // PyTorch 0.1.x tar, before the generic tar
+		tararchive.New(),     // before zip: a zip inside a tar puts a zip end record near the end
+		torchscript.New(),    // before torchzip: a TorchScript archive is also a torch zip
 		torchzip.New(),
 		numpy.NewNPZ(),
 		ziparchive.New(),             // after every zip-based format

@@ -91,6 +91,9 @@ type hdr7z struct {
 var errHeaderEnd = errors.New("7z: header ends early")
 
 func (h *hdr7z) byte() byte {
+	if h.err != nil {
+		return 0 // keep the first error
+	}
 	if h.i >= len(h.b) {
 		h.err = errHeaderEnd
 		return 0
@@ -118,6 +121,9 @@ func (h *hdr7z) number() uint64 {
 }
 
 func (h *hdr7z) skip(n uint64) {
+	if h.err != nil {
+		return
+	}
 	if n > uint64(len(h.b)-h.i) {
 		h.err = errHeaderEnd
 		h.i = len(h.b)

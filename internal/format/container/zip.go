@@ -19,6 +19,18 @@ import (
 type Zip struct {
 	Reporter
 	Z *archive.Zip
+	// spent counts the bytes decompressed from this archive, so that a
+	// bomb of many members stops at MaxTotalBytes even though each member
+	// is within bounds.
+	spent int64
+	// done remembers the data ranges already scanned: entries that share
+	// one (the overlapping-members bomb) are scanned once.
+	done map[dataKey]bool
+}
+
+type dataKey struct {
+	off, size int64
+	method    uint16
 }
 
 // OpenZip reads in's central directory within the member limit. A limit
@@ -128,7 +140,12 @@ func (c *Zip) prefix(ctx context.Context, n int64) error {
 // it ignored. It returns nil when the member cannot be read at all (the
 // reason is reported).
 func (c *Zip) Open(ctx context.Context, e *archive.ZipEntry) *archive.Member {
-	m, err := c.Z.Open(ctx, e, Budget(c.In))
+	b := Budget(c.In)
+	b.MaxSize = min(b.MaxSize, Limits(c.In).MaxTotalBytes-c.spent)
+	m, err := c.Z.Open(ctx, e, b)
+	if m != nil && !m.Stored {
+		c.spent += m.Size
+	}
 	if m == nil {
 		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 			return nil
@@ -185,12 +202,24 @@ func (c *Zip) Dispatch(ctx context.Context, e *archive.ZipEntry) error {
 
 // DispatchAll dispatches every file member for which skip is false.
 func (c *Zip) DispatchAll(ctx context.Context, skip func(*archive.ZipEntry) bool) error {
+	if c.done == nil {
+		c.done = map[dataKey]bool{}
+	}
 	for _, e := range c.Z.Entries {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		if skip != nil && skip(e) {
 			continue
+		}
+		k := dataKey{e.HeaderOffset, e.CompressedSize, e.Method}
+		if c.done[k] {
+			continue // the same data as an earlier entry (reported as overlapping)
+		}
+		c.done[k] = true
+		if lim := Limits(c.In).MaxTotalBytes; c.spent >= lim {
+			c.Report(finding.RuleLimit, "", fmt.Sprintf("MaxTotalBytes reached: %d bytes were decompressed from this archive; member %q and those after it were not checked", c.spent, e.Name), "", e.HeaderOffset)
+			return nil
 		}
 		if err := c.Dispatch(ctx, e); err != nil {
 			return err

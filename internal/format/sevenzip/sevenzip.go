@@ -43,6 +43,8 @@ func (*Analyzer) Analyze(ctx context.Context, in *format.Input, out format.Emitt
 		return &format.Error{Off: 0, Msg: err.Error()}
 	}
 	seen := map[string]bool{}
+	var spent int64
+	maxTotal := container.Limits(in).MaxTotalBytes
 	for _, f := range sz.Files {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -63,9 +65,17 @@ func (*Analyzer) Analyze(ctx context.Context, in *format.Input, out format.Emitt
 		if info.Mode().Type() != 0 && !info.Mode().IsRegular() {
 			rep.Report(finding.RuleArchiveLink, "", fmt.Sprintf("member %q is a %s", name, info.Mode().Type()), name, finding.NoOffset)
 		}
+		if spent >= maxTotal {
+			rep.Report(finding.RuleLimit, "", fmt.Sprintf("MaxTotalBytes reached: %d bytes were decompressed from this archive; member %q and those after it were not checked", spent, name), "", finding.NoOffset)
+			return nil
+		}
 		b := container.Budget(in)
+		b.MaxSize = min(b.MaxSize, maxTotal-spent)
 		b.Compressed = in.Size // solid blocks share their packed bytes
 		c, err := sz.Open(ctx, f, b)
+		if c != nil {
+			spent += c.Size()
+		}
 		if c == nil {
 			if ctx.Err() != nil {
 				return ctx.Err()

@@ -90,12 +90,19 @@ type hdr7z struct {
 
 var errHeaderEnd = errors.New("7z: header ends early")
 
+// fail records the first error; later ones are consequences of it.
+func (h *hdr7z) fail(err error) {
+	if h.err == nil {
+		h.err = err
+	}
+}
+
 func (h *hdr7z) byte() byte {
 	if h.err != nil {
 		return 0 // keep the first error
 	}
 	if h.i >= len(h.b) {
-		h.err = errHeaderEnd
+		h.fail(errHeaderEnd)
 		return 0
 	}
 	c := h.b[h.i]
@@ -125,7 +132,7 @@ func (h *hdr7z) skip(n uint64) {
 		return
 	}
 	if n > uint64(len(h.b)-h.i) {
-		h.err = errHeaderEnd
+		h.fail(errHeaderEnd)
 		h.i = len(h.b)
 		return
 	}
@@ -135,7 +142,7 @@ func (h *hdr7z) skip(n uint64) {
 func (h *hdr7z) count(what string, max uint64) uint64 {
 	n := h.number()
 	if h.err == nil && n > max {
-		h.err = limits.Exceeded("7z "+what, int64(min(n, 1<<62)), int64(max), -1)
+		h.fail(limits.Exceeded("7z "+what, int64(min(n, 1<<62)), int64(max), -1))
 	}
 	return n
 }
@@ -231,7 +238,7 @@ func (h *hdr7z) header(maxEntries uint64) {
 		id = h.byte()
 	}
 	if h.err == nil && id != 0x00 {
-		h.err = fmt.Errorf("7z: unexpected header property %#x", id)
+		h.fail(fmt.Errorf("7z: unexpected header property %#x", id))
 	}
 }
 
@@ -284,19 +291,19 @@ func (h *hdr7z) streamsInfo(maxEntries uint64) []folder7z {
 			}
 		case 0x07: // unpack info
 			if h.byte() != 0x0b {
-				h.err = errors.New("7z: unpack info without folders")
+				h.fail(errors.New("7z: unpack info without folders"))
 				return nil
 			}
 			nf := h.count("folders", maxFolders)
 			if h.byte() != 0 {
-				h.err = errors.New("7z: external folders are not supported")
+				h.fail(errors.New("7z: external folders are not supported"))
 				return nil
 			}
 			for i := uint64(0); i < nf && h.err == nil; i++ {
 				folders = append(folders, h.folder())
 			}
 			if h.byte() != 0x0c {
-				h.err = errors.New("7z: folders without unpack sizes")
+				h.fail(errors.New("7z: folders without unpack sizes"))
 				return nil
 			}
 			for i := range folders {
@@ -328,7 +335,7 @@ func (h *hdr7z) streamsInfo(maxEntries uint64) []folder7z {
 					perFolder[i] = h.count("streams per folder", maxEntries)
 					streams += perFolder[i]
 					if streams > maxEntries && h.err == nil {
-						h.err = limits.Exceeded("7z streams", int64(streams), int64(maxEntries), -1)
+						h.fail(limits.Exceeded("7z streams", int64(streams), int64(maxEntries), -1))
 					}
 				}
 				p = h.byte()
@@ -350,7 +357,7 @@ func (h *hdr7z) streamsInfo(maxEntries uint64) []folder7z {
 				p = h.byte()
 			}
 		default:
-			h.err = fmt.Errorf("7z: unexpected streams property %#x", id)
+			h.fail(fmt.Errorf("7z: unexpected streams property %#x", id))
 		}
 	}
 	return nil
@@ -398,7 +405,7 @@ func (h *hdr7z) folder() folder7z {
 		f.props = append(f.props, props)
 	}
 	if f.numOut == 0 && h.err == nil {
-		h.err = errors.New("7z: a folder without coders")
+		h.fail(errors.New("7z: a folder without coders"))
 		return f
 	}
 	bind := f.numOut - 1
@@ -407,7 +414,7 @@ func (h *hdr7z) folder() folder7z {
 		h.number()
 	}
 	if totalIn < bind && h.err == nil {
-		h.err = errors.New("7z: more bind pairs than coder inputs")
+		h.fail(errors.New("7z: more bind pairs than coder inputs"))
 		return f
 	}
 	if packed := totalIn - bind; packed > 1 {

@@ -86,7 +86,7 @@ func (c *Content) ReadAt(p []byte, off int64) (int, error) {
 	for n < len(p) && off < c.size {
 		ch := c.chunks[off/chunkSize]
 		i := int(off % chunkSize)
-		k := copy(p[n:], ch[i:])
+		k := copy(p[n:], ch[i:i+int(min(int64(len(ch)-i), c.size-off))])
 		n += k
 		off += int64(k)
 	}

@@ -44,22 +44,22 @@ func TestFrameworkSourcesAreClean(t *testing.T) {
 
 func TestCheckSource(t *testing.T) {
 	for src, want := range map[string]string{
-		"def forward(self, x):\n  return torch.relu(x)\n":                         "",
-		"def f(self, x):\n  _0 = os.system(\"echo pwned\")\n  return x\n":         "os.system!",
-		"def f(self, x):\n  return eval(\"1+1\")\n":                               "eval!",
-		"def f(self, x):\n  return __import__('os').system('id')\n":              "__import__!",
-		"def f(self, x):\n  y = builtins.open('/etc/passwd')\n":                  "builtins.open!",
-		"def f(self, x):\n  return ops.myext.run(x)\n":                            "ops.myext.run+",
-		"def f(self, x):\n  return ops.aten.add(x, x)\n":                          "",
-		"def f(self, x):\n  return requests_like.get(x)\n":                        "requests_like.get",
-		"import subprocess\ndef f(self):\n  pass\n":                               "subprocess!",
-		"def f(self, fn: Callable):\n  return fn(1)\n":                           "",
-		"def f(self):\n  g = __torch__.helper\n  return g(2)\n":                   "",
-		"def f(self):\n  s = \"os.system('x')\"  # os.system(1)\n  return s\n":   "",
-		"def f(self):\n  s = '''\nos.system(1)\n'''\n  return s\n":               "",
-		"def f(self, x):\n  return (x).forward(x, )\n":                            "",
-		"def f(self, x):\n  return x.view(torch.size(x)).sum()\n":                 "",
-		"class A(Module):\n  def forward(self):\n    return self.helper(1)\n":     "",
+		"def forward(self, x):\n  return torch.relu(x)\n":                      "",
+		"def f(self, x):\n  _0 = os.system(\"echo pwned\")\n  return x\n":      "os.system!",
+		"def f(self, x):\n  return eval(\"1+1\")\n":                            "eval!",
+		"def f(self, x):\n  return __import__('os').system('id')\n":            "__import__!",
+		"def f(self, x):\n  y = builtins.open('/etc/passwd')\n":                "builtins.open!",
+		"def f(self, x):\n  return ops.myext.run(x)\n":                         "ops.myext.run+",
+		"def f(self, x):\n  return ops.aten.add(x, x)\n":                       "",
+		"def f(self, x):\n  return requests_like.get(x)\n":                     "requests_like.get",
+		"import subprocess\ndef f(self):\n  pass\n":                            "subprocess!",
+		"def f(self, fn: Callable):\n  return fn(1)\n":                         "",
+		"def f(self):\n  g = __torch__.helper\n  return g(2)\n":                "",
+		"def f(self):\n  s = \"os.system('x')\"  # os.system(1)\n  return s\n": "",
+		"def f(self):\n  s = '''\nos.system(1)\n'''\n  return s\n":             "",
+		"def f(self, x):\n  return (x).forward(x, )\n":                         "",
+		"def f(self, x):\n  return x.view(torch.size(x)).sum()\n":              "",
+		"class A(Module):\n  def forward(self):\n    return self.helper(1)\n":  "",
 	} {
 		got := ""
 		for _, p := range CheckSource([]byte(src)) {

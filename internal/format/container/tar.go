@@ -11,7 +11,6 @@ import (
 	"modelgate/internal/archive"
 	"modelgate/internal/finding"
 	"modelgate/internal/format"
-	"modelgate/internal/pickle"
 	"modelgate/internal/pickleaudit"
 )
 
@@ -28,7 +27,7 @@ type Tar struct {
 // Walk walks the archive.
 func (t *Tar) Walk(ctx context.Context) error {
 	in := t.In
-	if pickle.LooksLikePickle(in.R, 0, in.Size) {
+	if PickleActs(ctx, in.R, in.Size) {
 		t.Report(finding.RuleArchivePolyglot, "", "the tar archive's first block is also a pickle: pickle.load and joblib.load run it, tar readers see the archive; it was scanned as a pickle", "", 0)
 		if _, err := pickleaudit.Audit(ctx, in, in.R, in.Size, Sub(t.Out, "tar-as-pickle", 0), pickleaudit.Options{Analyzer: t.Analyzer}); err != nil {
 			return err

@@ -11,7 +11,6 @@ import (
 	"modelgate/internal/archive"
 	"modelgate/internal/finding"
 	"modelgate/internal/format"
-	"modelgate/internal/pickle"
 )
 
 // Zip walks a zip archive for an analyzer: it reports the archive's
@@ -127,7 +126,7 @@ func (c *Zip) checkOverlaps() {
 // header), so it is a polyglot.
 func (c *Zip) prefix(ctx context.Context, n int64) error {
 	r := io.NewSectionReader(c.In.R, 0, n)
-	if pickle.LooksLikePickle(r, 0, n) {
+	if PickleActs(ctx, r, n) {
 		c.Report(finding.RuleArchivePolyglot, "", fmt.Sprintf("the %d bytes before the zip archive are a pickle: torch.load and pickle.load run them, zip readers see the archive", n), "", 0)
 	} else {
 		c.Report(finding.RuleArchiveExtraData, "", fmt.Sprintf("%d bytes precede the first zip member; they were scanned as zip-prefix", n), "", 0)

@@ -178,12 +178,15 @@ func (c *Content) write(p []byte, b Budget) error {
 		c.size += int64(len(p))
 		return nil
 	}
+	// Chunk i holds bytes [i*chunkSize, (i+1)*chunkSize); the last one
+	// grows as needed, so small members cost little.
 	for len(p) > 0 {
-		i := int(c.size % chunkSize)
-		if i == 0 {
-			c.chunks = append(c.chunks, make([]byte, chunkSize))
+		if c.size%chunkSize == 0 {
+			c.chunks = append(c.chunks, make([]byte, 0, min(chunkSize, max(len(p), 4096))))
 		}
-		k := copy(c.chunks[len(c.chunks)-1][i:], p)
+		last := &c.chunks[len(c.chunks)-1]
+		k := min(len(p), chunkSize-len(*last))
+		*last = append(*last, p[:k]...)
 		p = p[k:]
 		c.size += int64(k)
 	}

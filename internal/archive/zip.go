@@ -183,6 +183,9 @@ func OpenZip(r io.ReaderAt, size int64, maxEntries int) (*Zip, error) {
 	if err := z.readDirectory(count, maxEntries); err != nil {
 		return z, err
 	}
+	if len(z.Entries) == 0 {
+		z.Start = z.EndOffset // everything before the end record is outside the archive
+	}
 	return z, nil
 }
 
@@ -258,8 +261,10 @@ func LooksLikeZip(r io.ReaderAt, size int64, tail []byte) bool {
 			return false
 		}
 	}
+	// An archive without entries is not claimed: four signature bytes and
+	// zeros appended to a pickle must not turn it into an empty zip.
 	z, err := OpenZip(r, size, 1)
-	return z != nil && (err == nil || errors.Is(err, limits.ErrLimit))
+	return z != nil && len(z.Entries) > 0 && (err == nil || errors.Is(err, limits.ErrLimit))
 }
 
 // dirReader reads the central directory sequentially through a buffer.

@@ -17,6 +17,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"strconv"
 
 	"modelgate/internal/finding"
@@ -84,9 +85,37 @@ func (*Analyzer) Analyze(ctx context.Context, in *format.Input, out format.Emitt
 			return nil
 		}
 		read[obj] = true // joblib replaces the wrapper with the array
-		return readArray(ctx, m, obj, rep)
+		start := m.Offset()
+		object, err := readArray(ctx, m, obj, rep)
+		if err != nil || object {
+			return err // an object array's nested pickle was scanned as one
+		}
+		return checkInlineBytes(ctx, in, out, rep, start, m.Offset())
 	}
 	_, err := pickleaudit.Audit(ctx, in, in.R, in.Size, out, pickleaudit.Options{Analyzer: "joblib", AfterBuild: hook})
+	return err
+}
+
+// inlineCheck is how much of an array's inline bytes is checked for a
+// pickle: a payload needs a few dozen bytes.
+const inlineCheck = 4096
+
+// checkInlineBytes looks at the bytes joblib skips after a wrapper (the
+// padding length, padding and raw data) the way pickle.load would read
+// them: it carries on with opcodes right after the BUILD. A payload hidden
+// there is invisible to joblib.load but runs when the file is unpickled
+// directly.
+func checkInlineBytes(ctx context.Context, in *format.Input, out format.Emitter, rep *container.Reporter, start, end int64) error {
+	n := min(end-start, inlineCheck)
+	if n < 2 {
+		return nil
+	}
+	r := io.NewSectionReader(in.R, start, n)
+	if !container.PickleActs(ctx, r, n) {
+		return nil
+	}
+	rep.Report(finding.RuleArchivePolyglot, "", "the bytes joblib skips after an array wrapper are also pickle opcodes: pickle.load runs them, joblib.load does not; they were scanned", "", start)
+	_, err := pickleaudit.Audit(ctx, in, r, n, container.Sub(out, fmt.Sprintf("array-data@%d", start), 0), pickleaudit.Options{Analyzer: "joblib"})
 	return err
 }
 
@@ -122,23 +151,30 @@ func (a *Array) Bytes() int64 {
 	return n
 }
 
-func readArray(ctx context.Context, m *pickle.Machine, obj *pickle.Value, rep *container.Reporter) error {
+// readArray moves the machine past an array's inline data as joblib's
+// read_array does, and reports whether it was an object array (a nested
+// pickle, interpreted).
+func readArray(ctx context.Context, m *pickle.Machine, obj *pickle.Value, rep *container.Reporter) (bool, error) {
 	off := m.Offset()
 	a, err := ParseWrapper(obj)
 	if err != nil {
 		rep.Report(finding.RuleJoblibArray, "", err.Error(), "", off)
-		return &pickle.StreamError{Off: off, Msg: "joblib array: " + err.Error()}
+		return false, &pickle.StreamError{Off: off, Msg: "joblib array: " + err.Error()}
 	}
 	if a.Object {
 		st, err := m.RunNested(ctx)
 		if err != nil {
-			return err
+			return true, err
 		}
 		if st.Err != nil {
-			return st.Err // joblib's load fails inside the nested pickle
+			return true, st.Err // joblib's load fails inside the nested pickle
 		}
-		return nil
+		return true, nil
 	}
+	return false, skipData(m, a, rep, off)
+}
+
+func skipData(m *pickle.Machine, a *Array, rep *container.Reporter, off int64) error {
 	if a.Aligned {
 		b, err := m.ReadSmall(1)
 		if err != nil {

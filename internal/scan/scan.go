@@ -159,19 +159,32 @@ func (s *Scanner) ScanReader(ctx context.Context, path string, r io.ReaderAt, si
 
 func (s *Scanner) scanContent(ctx context.Context, e Entry, r io.ReaderAt, res *report.File) *report.File {
 	fs := &fileState{s: s, res: res, seen: map[dedupKey]int{}, imports: map[importKey]int{}}
+	// The hash is a separate pass over the whole file; it runs beside the
+	// analysis, which reads only what its format needs.
+	var hashed chan hashResult
 	if res.SHA256 == "" && !s.opts.NoHash {
-		h := sha256.New()
-		if _, err := io.Copy(h, io.NewSectionReader(r, 0, e.Size)); err != nil {
-			res.Status = report.StatusError
-			res.Error = err.Error()
-			fs.add(s.rules.New(finding.RuleIOError, "could not read the file: "+err.Error(), "", finding.NoOffset), "")
+		hashed = make(chan hashResult, 1)
+		go func() { hashed <- hashContent(ctx, r, e.Size) }()
+	}
+	finish := func() *report.File {
+		if hashed == nil {
 			return fs.done()
 		}
-		res.SHA256 = hex.EncodeToString(h.Sum(nil))
+		h := <-hashed
+		if h.err != nil {
+			if ctx.Err() == nil {
+				res.Status = report.StatusError
+				res.Error = h.err.Error()
+				fs.add(s.rules.New(finding.RuleIOError, "could not read the file: "+h.err.Error(), "", finding.NoOffset), "")
+			}
+			return fs.done()
+		}
+		res.SHA256 = h.sum
+		return fs.done()
 	}
 	if e.Size > s.lim.MaxFileSize {
 		fs.add(s.rules.New(finding.RuleLimit, fmt.Sprintf("the file is %d bytes, over the %d-byte limit; it was not analyzed", e.Size, s.lim.MaxFileSize), "", finding.NoOffset), "")
-		return fs.done()
+		return finish()
 	}
 	fctx, cancel := context.WithTimeout(ctx, s.lim.PerFileTimeout)
 	defer cancel()
@@ -179,7 +192,38 @@ func (s *Scanner) scanContent(ctx context.Context, e Entry, r io.ReaderAt, res *
 	if err := fs.dispatch(fctx, in); err != nil {
 		fs.fail(ctx, err, "")
 	}
-	return fs.done()
+	return finish()
+}
+
+type hashResult struct {
+	sum string
+	err error
+}
+
+// hashContent computes the sha256 of size bytes of r in 1 MiB reads (the
+// default 32 KiB copy buffer costs a read call per 32 KiB), stopping if ctx
+// is cancelled.
+func hashContent(ctx context.Context, r io.ReaderAt, size int64) hashResult {
+	h := sha256.New()
+	buf := make([]byte, 1<<20)
+	for off := int64(0); off < size; {
+		if err := ctx.Err(); err != nil {
+			return hashResult{err: err}
+		}
+		n, err := r.ReadAt(buf[:min(int64(len(buf)), size-off)], off)
+		h.Write(buf[:n])
+		off += int64(n)
+		if errors.Is(err, io.EOF) {
+			break // as io.Copy did: a file that shrank is hashed as it is
+		}
+		if err != nil {
+			return hashResult{err: err}
+		}
+		if n == 0 {
+			return hashResult{err: io.ErrNoProgress}
+		}
+	}
+	return hashResult{sum: hex.EncodeToString(h.Sum(nil))}
 }
 
 type dedupKey struct{ rule, member, evidence, message string }

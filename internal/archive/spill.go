@@ -127,7 +127,7 @@ func Materialize(ctx context.Context, r io.Reader, b Budget) (*Content, error) {
 		}
 	}
 	c := &Content{}
-	buf := make([]byte, 256<<10)
+	buf := make([]byte, 64<<10)
 	for {
 		if err := ctx.Err(); err != nil {
 			return c, err

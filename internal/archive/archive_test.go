@@ -266,3 +266,21 @@ func FuzzDecompress(f *testing.F) {
 		r.Close()
 	})
 }
+
+func TestCoderDictionary(t *testing.T) {
+	lzma := []byte{0x03, 0x01, 0x01}
+	for _, c := range []struct {
+		method, props []byte
+		want          uint64
+	}{
+		{lzma, []byte{0x5d, 0, 0, 0, 1}, 1 << 24},
+		{lzma, []byte{0x5d, 0xff, 0xff, 0xff, 0xff}, 1<<32 - 1},
+		{[]byte{0x21}, []byte{16}, 1 << 19},
+		{[]byte{0x21}, []byte{41}, 1 << 62},
+		{[]byte{0x00}, nil, 0},
+	} {
+		if got := coderDictionary(c.method, c.props); got != c.want {
+			t.Errorf("%x %x: %d, want %d", c.method, c.props, got, c.want)
+		}
+	}
+}

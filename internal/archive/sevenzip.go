@@ -403,6 +403,9 @@ func (h *hdr7z) folder() folder7z {
 			}
 		}
 		f.props = append(f.props, props)
+		if d := coderDictionary(f.methods[len(f.methods)-1], props); d > MaxDictionary {
+			h.fail(limits.Exceeded("7z coder dictionary", int64(min(d, 1<<62)), MaxDictionary, -1))
+		}
 	}
 	if f.numOut == 0 && h.err == nil {
 		h.fail(errors.New("7z: a folder without coders"))
@@ -424,6 +427,21 @@ func (h *hdr7z) folder() folder7z {
 	}
 	f.simpleOnly = nc == 1
 	return f
+}
+
+// coderDictionary returns the dictionary an LZMA or LZMA2 coder asks for
+// (the decoder allocates it), or 0 for other coders.
+func coderDictionary(method, props []byte) uint64 {
+	switch {
+	case bytes.Equal(method, []byte{0x03, 0x01, 0x01}) && len(props) == 5:
+		return uint64(binary.LittleEndian.Uint32(props[1:]))
+	case bytes.Equal(method, []byte{0x21}) && len(props) == 1:
+		if props[0] > 40 {
+			return 1 << 62
+		}
+		return uint64(2|props[0]&1) << (props[0]/2 + 11)
+	}
+	return 0
 }
 
 // decodeHeader decodes an encoded header folder: one LZMA, LZMA2 or Copy

@@ -99,9 +99,13 @@ func Limits(in *format.Input) *limits.Limits {
 }
 
 // Budget is the decompression budget one member gets under in's limits.
+// Each level of nesting keeps half as much in memory before spilling to a
+// temporary file, so nested archives together hold at most twice the
+// default in memory.
 func Budget(in *format.Input) archive.Budget {
 	lim := Limits(in)
-	return archive.Budget{MaxSize: min(lim.MaxMemberSize, lim.MaxTotalBytes), MaxRatio: lim.MaxRatio}
+	return archive.Budget{MaxSize: min(lim.MaxMemberSize, lim.MaxTotalBytes), MaxRatio: lim.MaxRatio,
+		InMemory: max(int64(archive.DefaultInMemory)>>min(in.Depth, 16), 1<<20)}
 }
 
 // Decompressed reports what Materialize or Zip.Open returned when the

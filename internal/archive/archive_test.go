@@ -275,7 +275,7 @@ func TestCoderDictionary(t *testing.T) {
 	}{
 		{lzma, []byte{0x5d, 0, 0, 0, 1}, 1 << 24},
 		{lzma, []byte{0x5d, 0xff, 0xff, 0xff, 0xff}, 1<<32 - 1},
-		{[]byte{0x21}, []byte{16}, 1 << 19},
+		{[]byte{0x21}, []byte{16}, 1 << 20},
 		{[]byte{0x21}, []byte{41}, 1 << 62},
 		{[]byte{0x00}, nil, 0},
 	} {

@@ -284,3 +284,13 @@ func TestCoderDictionary(t *testing.T) {
 		}
 	}
 }
+
+func TestMaterializeSpentBudget(t *testing.T) {
+	for _, max := range []int64{0, -5} {
+		c, err := Materialize(context.Background(), bytes.NewReader([]byte("data")), Budget{MaxSize: max})
+		var be *BombError
+		if !errors.As(err, &be) || c.Size() != 0 {
+			t.Errorf("MaxSize %d: %v, %d bytes", max, err, c.Size())
+		}
+	}
+}

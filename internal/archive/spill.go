@@ -118,7 +118,7 @@ func Materialize(ctx context.Context, r io.Reader, b Budget) (*Content, error) {
 	if b.RatioFloor <= 0 {
 		b.RatioFloor = DefaultRatioFloor
 	}
-	limit := b.MaxSize
+	limit := max(b.MaxSize, 0)
 	var ratioMax int64 = -1
 	if b.MaxRatio > 0 && b.Compressed > 0 && b.Compressed <= (1<<62)/b.MaxRatio {
 		ratioMax = max(b.Compressed*b.MaxRatio, b.RatioFloor)

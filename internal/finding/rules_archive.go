@@ -56,7 +56,7 @@ var archiveRules = []Rule{
 	},
 	{
 		ID: RuleArchivePolyglot, Title: "File is valid as two formats at once", Severity: High,
-		Why: "The content parses as more than one format (for example bytes before a zip's first member that form a pickle, or a tar whose first block is a pickle). Loaders choose the format differently (torch.load takes the pickle path unless the file starts with a zip header; zipfile finds the archive at the end), so a scanner that reads only one view misses what another loader runs. Each view was scanned.",
+		Why: "The content parses as more than one format (for example bytes before a zip's first member that form a pickle, a tar whose first block is a pickle, or the padding and array bytes joblib skips, which pickle.load reads as opcodes). Loaders choose the format differently (torch.load takes the pickle path unless the file starts with a zip header; zipfile finds the archive at the end), so a scanner that reads only one view misses what another loader runs. Each view was scanned.",
 		Fix: "Treat the file as crafted; do not load it.",
 		CWE: "CWE-436",
 	},

@@ -31,7 +31,13 @@ const (
 	LZMA  Codec = "lzma"
 	Zstd  Codec = "zstd"
 	LZ4   Codec = "lz4"
+	// ZFile is joblib's pre-0.10 compressed format: "ZF", the data length
+	// in hex padded to 19 bytes, then a zlib stream.
+	ZFile Codec = "joblib-zfile"
 )
+
+// zfileHeader is the length of ZFile's prefix.
+const zfileHeader = 2 + 19
 
 // MaxDictionary bounds the dictionary or window a stream may ask for. The
 // largest preset of xz uses 64 MiB and zstd's default limit is 128 MiB; a
@@ -52,6 +58,8 @@ func Sniff(head []byte) Codec {
 		return Zstd
 	case len(head) >= 4 && binary.LittleEndian.Uint32(head) == 0x184d2204:
 		return LZ4
+	case len(head) > zfileHeader+2 && bytes.HasPrefix(head, []byte("ZF0x")) && zlibHeader(head[zfileHeader:]):
+		return ZFile
 	case zlibHeader(head):
 		return Zlib
 	case lzmaHeader(head):
@@ -110,6 +118,11 @@ func NewReader(c Codec, r io.Reader) (io.ReadCloser, error) {
 		}
 		return zr, nil
 	case Zlib:
+		return zlib.NewReader(r)
+	case ZFile:
+		if _, err := io.CopyN(io.Discard, r, zfileHeader); err != nil {
+			return nil, err
+		}
 		return zlib.NewReader(r)
 	case Bzip2:
 		return io.NopCloser(bzip2.NewReader(r)), nil

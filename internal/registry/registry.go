@@ -37,7 +37,8 @@ func Analyzers() []format.Analyzer {
 		ziparchive.New(),             // after every zip-based format
 		compressed.New(archive.Zlib), // two-byte magic, checked by decoding
 		compressed.New(archive.LZMA), // likewise
-		torchlegacy.New(),            // pickle-based formats before the raw pickle
+		compressed.New(archive.ZFile),
+		torchlegacy.New(), // pickle-based formats before the raw pickle
 		joblib.New(),
 		rawpickle.New(),
 	}

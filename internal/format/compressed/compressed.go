@@ -35,7 +35,9 @@ func New(c archive.Codec) *Analyzer { return &Analyzer{codec: c} }
 func (a *Analyzer) Name() string { return string(a.codec) }
 
 // weak codecs have short magic numbers: Match also decodes a little.
-func (a *Analyzer) weak() bool { return a.codec == archive.Zlib || a.codec == archive.LZMA }
+func (a *Analyzer) weak() bool {
+	return a.codec == archive.Zlib || a.codec == archive.LZMA || a.codec == archive.ZFile
+}
 
 // Match implements format.Analyzer.
 func (a *Analyzer) Match(p *format.Probe) bool {
@@ -63,7 +65,7 @@ func (a *Analyzer) Analyze(ctx context.Context, in *format.Input, out format.Emi
 		src  io.ReadCloser
 		err  error
 		gz   *gzipChain
-		zlib = a.codec == archive.Zlib
+		zlib = a.codec == archive.Zlib || a.codec == archive.ZFile
 	)
 	if a.codec == archive.Gzip {
 		gz, err = newGzipChain(cr)

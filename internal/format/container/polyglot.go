@@ -13,6 +13,13 @@ import (
 // pickle.load and torch.load run. A pickle that only builds data (a tar
 // member named "N." is the pickle None) is not worth a finding.
 func PickleActs(ctx context.Context, r io.ReaderAt, size int64) bool {
+	var first [1]byte
+	if size < 2 {
+		return false
+	}
+	if _, err := r.ReadAt(first[:], 0); err != nil || !pickle.Op(first[0]).Valid() {
+		return false // most array data and padding fail here, cheaply
+	}
 	if !pickle.LooksLikePickle(r, 0, size) {
 		return false
 	}

@@ -131,7 +131,7 @@ func NewReader(c Codec, r io.Reader) (io.ReadCloser, error) {
 		if err := checkXZDictionary(br); err != nil {
 			return nil, err
 		}
-		xr, err := xz.ReaderConfig{DictCap: 8 << 20}.NewReader(br)
+		xr, err := xz.ReaderConfig{DictCap: lzma.MinDictCap}.NewReader(br) // the stream's own dictionary size applies
 		if err != nil {
 			return nil, err
 		}

@@ -17,15 +17,6 @@ import (
 // the issue that builds them. A format leaves this list when its issue
 // lands; the test then holds every sample of it to its expected verdict.
 var pending = map[string]string{
-	"pytorch-zip":    "#3",
-	"pytorch-legacy": "#3",
-	"torchscript":    "#3",
-	"joblib":         "#3",
-	"npy":            "#3",
-	"npz":            "#3",
-	"7z":             "#3",
-	"zip":            "#3",
-	"nemo-tar":       "#3",
 }
 
 // TestManifest scans every corpus file as a user would and compares the

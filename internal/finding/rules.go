@@ -57,7 +57,7 @@ func (c *Catalogue) Lookup(id string) (*Rule, bool) {
 // Default is the catalogue of every rule modelgate can report.
 func Default() *Catalogue {
 	return NewCatalogue(scanRules, pickleRules, dynamicRules, templateRules, ggufRules, safetensorsRules, h2oRules,
-		kerasRules, onnxRules, tensorflowRules, repoRules, dockerRules, secretRules)
+		kerasRules, onnxRules, tensorflowRules, repoRules, dockerRules, secretRules, archiveRules, serializationRules)
 }
 
 // New builds a finding for rule id with the rule's default severity. It

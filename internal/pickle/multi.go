@@ -98,13 +98,16 @@ type prober struct {
 	m         *Machine
 	gc        globalCounter
 	spent     int64
+	budget    int64
 }
 
 func newProber(r io.ReaderAt, size, maxSearch int64) *prober {
 	lim := *limits.Default()
 	lim.MaxPickleOps = probeOps
 	lim.MaxPickleStringBytes = 1 << 20
-	p := &prober{r: r, size: size, maxSearch: maxSearch}
+	// The budget also scales with the data: at most 64 opcodes per byte,
+	// so small inputs stay cheap.
+	p := &prober{r: r, size: size, maxSearch: maxSearch, budget: min(probeBudget, 64*size+probeOps)}
 	p.m = NewMachine(r, 0, size, &p.gc, Options{Limits: &lim, InlineMax: 4096, MaxLine: 4096})
 	return p
 }
@@ -114,7 +117,7 @@ func newProber(r io.ReaderAt, size, maxSearch int64) *prober {
 // import before they break; a PROTO opcode needs only a few clean opcodes
 // after it (a stream broken early is still a pickle, and malformed).
 func (p *prober) plausible(pos int64) bool {
-	if p.spent >= probeBudget {
+	if p.spent >= p.budget {
 		return false
 	}
 	var head [2]byte
@@ -180,7 +183,7 @@ func (p *prober) next(ctx context.Context, pos int64) (int64, int64) {
 			if !quickCheck(b[i:], b[i]) {
 				continue
 			}
-			if p.spent >= probeBudget {
+			if p.spent >= p.budget {
 				return -1, at + int64(i)
 			}
 			if p.plausible(at + int64(i)) {

@@ -174,26 +174,52 @@ func (s *Scanner) ScanReader(ctx context.Context, path string, r io.ReaderAt, si
 
 func (s *Scanner) scanContent(ctx context.Context, e Entry, r io.ReaderAt, res *report.File) *report.File {
 	fs := &fileState{s: s, res: res, parent: ctx, seen: map[dedupKey]int{}, imports: map[importKey]int{}}
-	if res.SHA256 == "" && !s.opts.NoHash {
-		h := sha256.New()
-		if _, err := io.Copy(h, io.NewSectionReader(r, 0, e.Size)); err != nil {
+	hashFailed := func(err error) *report.File {
+		if ctx.Err() == nil {
 			res.Status = report.StatusError
 			res.Error = err.Error()
 			fs.add(s.rules.New(finding.RuleIOError, "could not read the file: "+err.Error(), "", finding.NoOffset), "")
-			return fs.done()
 		}
-		res.SHA256 = hex.EncodeToString(h.Sum(nil))
+		return fs.done()
+	}
+	// The hash is a separate pass over the whole file. With a verdict cache
+	// it is the cache key, so it comes first; otherwise it runs beside the
+	// analysis, which reads only what its format needs.
+	useCache := s.opts.Cache != nil && !s.opts.Explain
+	var hashed chan hashResult
+	if res.SHA256 == "" && !s.opts.NoHash {
+		if useCache {
+			h := hashContent(ctx, r, e.Size)
+			if h.err != nil {
+				return hashFailed(h.err)
+			}
+			res.SHA256 = h.sum
+		} else {
+			hashed = make(chan hashResult, 1)
+			go func() { hashed <- hashContent(ctx, r, e.Size) }()
+		}
 	}
 	var key string
-	if s.opts.Cache != nil && res.SHA256 != "" && !s.opts.Explain {
+	if useCache && res.SHA256 != "" {
 		key = CacheKey(res.SHA256, s.opts.Policy.Version())
 		if hit, ok := s.opts.Cache.Get(key); ok {
 			return fromCache(hit, e)
 		}
 	}
+	finish := func() *report.File {
+		if hashed == nil {
+			return fs.done()
+		}
+		h := <-hashed
+		if h.err != nil {
+			return hashFailed(h.err)
+		}
+		res.SHA256 = h.sum
+		return fs.done()
+	}
 	if e.Size > s.lim.MaxFileSize {
 		fs.add(s.rules.New(finding.RuleLimit, fmt.Sprintf("the file is %d bytes, over the %d-byte limit; it was not analyzed", e.Size, s.lim.MaxFileSize), "", finding.NoOffset), "")
-		return fs.done()
+		return finish()
 	}
 	fctx, cancel := context.WithTimeout(ctx, s.lim.PerFileTimeout)
 	defer cancel()
@@ -201,11 +227,42 @@ func (s *Scanner) scanContent(ctx context.Context, e Entry, r io.ReaderAt, res *
 	if err := fs.dispatch(fctx, in); err != nil {
 		fs.fail(err, "")
 	}
-	res = fs.done()
+	res = finish()
 	if key != "" && ctx.Err() == nil && cacheable(res) && !in.DirUsed {
 		s.opts.Cache.Put(key, res)
 	}
 	return res
+}
+
+type hashResult struct {
+	sum string
+	err error
+}
+
+// hashContent computes the sha256 of size bytes of r in 1 MiB reads (the
+// default 32 KiB copy buffer costs a read call per 32 KiB), stopping if ctx
+// is cancelled.
+func hashContent(ctx context.Context, r io.ReaderAt, size int64) hashResult {
+	h := sha256.New()
+	buf := make([]byte, 1<<20)
+	for off := int64(0); off < size; {
+		if err := ctx.Err(); err != nil {
+			return hashResult{err: err}
+		}
+		n, err := r.ReadAt(buf[:min(int64(len(buf)), size-off)], off)
+		h.Write(buf[:n])
+		off += int64(n)
+		if errors.Is(err, io.EOF) {
+			break // as io.Copy did: a file that shrank is hashed as it is
+		}
+		if err != nil {
+			return hashResult{err: err}
+		}
+		if n == 0 {
+			return hashResult{err: io.ErrNoProgress}
+		}
+	}
+	return hashResult{sum: hex.EncodeToString(h.Sum(nil))}
 }
 
 type dedupKey struct{ rule, member, evidence, message string }

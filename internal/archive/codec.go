@@ -137,7 +137,19 @@ func NewReader(c Codec, r io.Reader) (io.ReadCloser, error) {
 		}
 		return io.NopCloser(xr), nil
 	case LZMA:
-		lr, err := lzma.ReaderConfig{DictCap: MaxDictionary}.NewReader(r)
+		// The library allocates DictCap when it exceeds the header's own
+		// size, so ask for exactly what the header asks for, after
+		// checking it against the bound.
+		br := bufio.NewReader(r)
+		h, err := br.Peek(13)
+		if err != nil {
+			return nil, fmt.Errorf("lzma: header: %w", err)
+		}
+		dict := int64(binary.LittleEndian.Uint32(h[1:5]))
+		if dict > MaxDictionary {
+			return nil, fmt.Errorf("lzma: dictionary of %d bytes is over the %d-byte limit", dict, MaxDictionary)
+		}
+		lr, err := lzma.ReaderConfig{DictCap: int(max(dict, lzma.MinDictCap))}.NewReader(br)
 		if err != nil {
 			return nil, err
 		}

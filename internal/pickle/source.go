@@ -23,7 +23,13 @@ type source struct {
 }
 
 func newSource(r io.ReaderAt, start, end int64) *source {
-	return &source{r: r, end: end, buf: make([]byte, windowSize), bufAt: start}
+	// A small region gets a small window: every read is bounded by the
+	// bytes left, so it never needs more.
+	n := int64(windowSize)
+	if end-start < n {
+		n = max(end-start, 64)
+	}
+	return &source{r: r, end: end, buf: make([]byte, n), bufAt: start}
 }
 
 func (s *source) pos() int64       { return s.bufAt + int64(s.i) }

@@ -133,7 +133,7 @@ func (m *Machine) step(ctx context.Context, op Op, off int64) error {
 			v.Str = text
 		} else {
 			if i >= -5 && i <= 256 {
-				return m.push(m.small[i+5], off)
+				return m.push(&shared.small[i+5], off)
 			}
 			v.Int = i
 		}

@@ -105,10 +105,27 @@ type Machine struct {
 	values   int64
 	retainOK bool
 	slab     []Value
+	slabSize int
 
 	none, vTrue, vFalse *Value
-	small               [262]*Value // ints -5 … 256
 }
+
+// shared holds the values every machine hands out for None, True, False
+// and the ints -5 to 256, as CPython shares them. The machine never
+// changes a scalar value, so sharing them is safe and saves each machine
+// (and each pickle probe) hundreds of allocations.
+var shared = func() (s struct {
+	none, vTrue, vFalse Value
+	small               [262]Value
+}) {
+	s.none = Value{Kind: KindNone, Off: -1}
+	s.vTrue = Value{Kind: KindBool, Int: 1, Off: -1}
+	s.vFalse = Value{Kind: KindBool, Off: -1}
+	for i := range s.small {
+		s.small[i] = Value{Kind: KindInt, Int: int64(i - 5), Off: -1}
+	}
+	return s
+}()
 
 // NewMachine returns a machine over size bytes of r starting at start.
 func NewMachine(r io.ReaderAt, start, size int64, v Visitor, opts Options) *Machine {
@@ -122,12 +139,7 @@ func NewMachine(r io.ReaderAt, start, size int64, v Visitor, opts Options) *Mach
 		opts.BytesInlineMax = 256
 	}
 	m := &Machine{src: newSource(r, start, start+size), opts: opts, lim: opts.Limits, v: v, retainOK: true}
-	m.none = &Value{Kind: KindNone, Off: -1}
-	m.vTrue = &Value{Kind: KindBool, Int: 1, Off: -1}
-	m.vFalse = &Value{Kind: KindBool, Off: -1}
-	for i := range m.small {
-		m.small[i] = &Value{Kind: KindInt, Int: int64(i - 5), Off: -1}
-	}
+	m.none, m.vTrue, m.vFalse = &shared.none, &shared.vTrue, &shared.vFalse
 	return m
 }
 
@@ -177,7 +189,10 @@ func (m *Machine) Run(ctx context.Context) (*Stream, error) {
 
 func (m *Machine) newValue(k Kind, off int64) *Value {
 	if len(m.slab) == 0 {
-		m.slab = make([]Value, 512)
+		// Slabs grow from 16 to 512 values: small pickles (and probes)
+		// allocate little, large ones amortise the allocation.
+		m.slabSize = min(max(m.slabSize*2, 16), 512)
+		m.slab = make([]Value, m.slabSize)
 	}
 	v := &m.slab[0]
 	m.slab = m.slab[1:]
@@ -188,7 +203,7 @@ func (m *Machine) newValue(k Kind, off int64) *Value {
 
 func (m *Machine) intValue(n int64, off int64) *Value {
 	if n >= -5 && n <= 256 {
-		return m.small[n+5]
+		return &shared.small[n+5]
 	}
 	v := m.newValue(KindInt, off)
 	v.Int = n

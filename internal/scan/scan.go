@@ -244,7 +244,7 @@ type hashResult struct {
 // is cancelled.
 func hashContent(ctx context.Context, r io.ReaderAt, size int64) hashResult {
 	h := sha256.New()
-	buf := make([]byte, 1<<20)
+	buf := make([]byte, min(1<<20, max(size, 1)))
 	for off := int64(0); off < size; {
 		if err := ctx.Err(); err != nil {
 			return hashResult{err: err}

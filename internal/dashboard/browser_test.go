@@ -208,4 +208,3 @@ func checkScreenshot(t *testing.T, shot []byte) {
 func isCriticalRed(r, g, b uint32) bool {
 	return r > 150 && r < 210 && g < 30 && b < 60
 }
-

@@ -61,15 +61,20 @@ type Options struct {
 	// stops working within this time; through this one, at once.
 	// Default DefaultCacheTTL; negative disables the cache.
 	CacheTTL time.Duration
-	Logger   *slog.Logger
-	Metrics  *Metrics
-	Now      func() time.Time
+	// VerdictCacheBytes bounds the memory of current verdicts kept for
+	// lookups; default DefaultVerdictCacheBytes, negative disables it.
+	VerdictCacheBytes int
+	Logger            *slog.Logger
+	Metrics           *Metrics
+	Now               func() time.Time
 }
 
 // Defaults.
 const (
 	DefaultMaxUpload = 4 << 30
 	DefaultCacheTTL  = 2 * time.Second
+	// DefaultVerdictCacheBytes is the default budget of the verdict cache.
+	DefaultVerdictCacheBytes = 64 << 20
 	// maxListingBytes bounds the decompiled pickle text kept per verdict.
 	maxListingBytes = 1 << 20
 )
@@ -84,6 +89,7 @@ type Gate struct {
 	sem      chan struct{}
 	auth     *authCache
 	policies *policyCache
+	verdicts *verdictCache
 	flight   flight
 	// inflight counts scans under way, for graceful shutdown.
 	inflight sync.WaitGroup
@@ -115,11 +121,15 @@ func New(o Options) *Gate {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.VerdictCacheBytes == 0 {
+		o.VerdictCacheBytes = DefaultVerdictCacheBytes
+	}
 	return &Gate{
 		opts: o, st: o.Store, rules: finding.Default(), log: o.Logger, met: o.Metrics,
 		sem:      make(chan struct{}, o.MaxScans),
 		auth:     newAuthCache(o.CacheTTL, o.Now),
 		policies: newPolicyCache(o.CacheTTL, o.Now),
+		verdicts: newVerdictCache(o.VerdictCacheBytes),
 	}
 }
 

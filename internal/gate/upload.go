@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"regexp"
 	"strings"
 
 	"modelgate/internal/store"
@@ -96,7 +95,15 @@ func (g *Gate) Lookup(ctx context.Context, tenant, sha string) (*store.Verdict, 
 	if err != nil {
 		return nil, "", err
 	}
+	k := vkey{tenant, sha, pol.Versions}
+	if v, ok := g.verdicts.get(k); ok {
+		g.met.lookups.WithLabelValues(string(store.Current)).Inc()
+		return v, store.Current, nil
+	}
 	v, fr, err := g.st.LookupVerdict(ctx, tenant, sha, pol.Versions)
+	if err == nil && fr == store.Current {
+		g.verdicts.put(k, v)
+	}
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		g.met.lookups.WithLabelValues("unknown").Inc()
@@ -106,10 +113,18 @@ func (g *Gate) Lookup(ctx context.Context, tenant, sha string) (*store.Verdict, 
 	return v, fr, err
 }
 
-var shaRE = regexp.MustCompile(`^[0-9a-f]{64}$`)
-
 // ValidSHA256 reports whether s is a sha256 in lower-case hex.
-func ValidSHA256(s string) bool { return shaRE.MatchString(s) }
+func ValidSHA256(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
 
 // cleanName keeps a client-given name printable and short.
 func cleanName(s string) string {

@@ -124,8 +124,15 @@ func (s *Server) instrument(route string, h http.Handler) http.Handler {
 			took := time.Since(start)
 			s.reqs.WithLabelValues(label, strconv.Itoa(sw.code)).Inc()
 			s.dur.WithLabelValues(label).Observe(took.Seconds())
-			if s.log.Enabled(r.Context(), slog.LevelInfo) {
-				s.log.LogAttrs(r.Context(), slog.LevelInfo, "http", slog.String("method", r.Method),
+			// Successful requests are logged at debug level: at thousands
+			// of lookups a second, a line each would cost more than the
+			// lookup. Failures and slow requests are logged at info.
+			level := slog.LevelDebug
+			if sw.code >= 400 || took > time.Second {
+				level = slog.LevelInfo
+			}
+			if s.log.Enabled(r.Context(), level) {
+				s.log.LogAttrs(r.Context(), level, "http", slog.String("method", r.Method),
 					slog.String("route", label), slog.Int("status", sw.code), slog.Duration("took", took),
 					slog.String("remote", r.RemoteAddr))
 			}

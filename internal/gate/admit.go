@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"regexp"
@@ -145,65 +146,127 @@ func (g *Gate) Admit(ctx context.Context, req AdmitRequest) (*AdmitResult, error
 // content's.
 func (g *Gate) admitFile(ctx context.Context, req AdmitRequest, pol *Policy, commit string, f RemoteFile) (AdmitFile, []Reason) {
 	out := AdmitFile{Path: f.Path, SHA256: f.SHA256, Size: f.Size}
-	hub := g.opts.Hub
 	unreadable := func(err error) (AdmitFile, []Reason) {
 		out.Decision, out.Error = store.Deny, err.Error()
 		return out, []Reason{{Path: f.Path, SHA256: out.SHA256, Rule: finding.RuleIOError, Severity: finding.High.String(),
 			Message: "could not be read from the hub, so it could not be judged: " + err.Error()}}
 	}
+	if !req.Async {
+		v, scanned, err := g.JudgeFile(ctx, JudgeRequest{Tenant: req.Tenant, Repo: req.Repo, Commit: commit, File: f, Source: store.SourceAdmit})
+		if err != nil {
+			return unreadable(err)
+		}
+		out.SHA256, out.Scanned = v.SHA256, scanned
+		return g.judged(out, v, pol)
+	}
+	if out.SHA256 == "" {
+		sha, err := g.hashRemote(ctx, pol, req.Repo, commit, f)
+		if err != nil {
+			return unreadable(err)
+		}
+		out.SHA256 = sha
+	}
+	if v, fr, err := g.st.LookupVerdict(ctx, req.Tenant, out.SHA256, pol.Versions); err == nil && fr == store.Current {
+		if err := g.st.Observe(ctx, store.Observation{Tenant: req.Tenant, SHA256: out.SHA256, Source: store.SourceAdmit,
+			Hub: g.opts.Hub.Name(), Repo: req.Repo, Revision: commit, Path: f.Path}); err != nil {
+			return unreadable(err)
+		}
+		return g.judged(out, v, pol)
+	}
+	f.SHA256 = out.SHA256
+	if _, _, err := g.EnqueueFile(ctx, req.Tenant, pol.Versions, FileJob{Hub: g.opts.Hub.Name(), Repo: req.Repo,
+		Revision: commit, File: f, Source: store.SourceAdmit}); err != nil {
+		return unreadable(err)
+	}
+	out.Decision = Pending
+	return out, nil
+}
+
+// JudgeRequest names one file of a repository revision to judge.
+type JudgeRequest struct {
+	Tenant string
+	Repo   string
+	Commit string
+	File   RemoteFile
+	// Source is recorded in the observation (store.SourceProxy for the
+	// download proxy).
+	Source store.Source
+}
+
+// JudgeFile returns the tenant's current verdict for one file of a
+// repository revision on the gate's hub, scanning it now if there is none
+// (scanned is then true), and records where it was seen. A file without a
+// listed sha256 is read and hashed first. An error means the file could
+// not be read or judged; callers must then refuse it (fail closed).
+func (g *Gate) JudgeFile(ctx context.Context, req JudgeRequest) (v *store.Verdict, scanned bool, err error) {
+	hub := g.opts.Hub
+	if hub == nil {
+		return nil, false, ErrNoHub
+	}
+	pol, err := g.TenantPolicy(ctx, req.Tenant)
+	if err != nil {
+		return nil, false, err
+	}
+	f := req.File
 	var content scan.Content
 	defer func() {
 		if content != nil {
 			content.Close()
 		}
 	}()
-	if out.SHA256 == "" {
+	sha := f.SHA256
+	if sha == "" {
 		// Not an LFS file: the hub gives no hash, so read it for one.
 		if f.Size > pol.Limits().MaxFileSize {
-			return unreadable(fmt.Errorf("no sha256 listed and %d bytes is over the scan limit", f.Size))
+			return nil, false, fmt.Errorf("no sha256 listed and %d bytes is over the scan limit", f.Size)
 		}
-		c, err := hub.Open(ctx, req.Repo, commit, f)
+		c, err := hub.Open(ctx, req.Repo, req.Commit, f)
 		if err != nil {
-			return unreadable(err)
+			return nil, false, err
 		}
 		content = c
 		h := sha256.New()
 		if _, err := io.Copy(h, io.NewSectionReader(c, 0, f.Size)); err != nil {
-			return unreadable(err)
+			return nil, false, err
 		}
-		out.SHA256 = hex.EncodeToString(h.Sum(nil))
+		sha = hex.EncodeToString(h.Sum(nil))
 	}
-	obs := store.Observation{Tenant: req.Tenant, SHA256: out.SHA256, Source: store.SourceAdmit, Hub: hub.Name(),
-		Repo: req.Repo, Revision: commit, Path: f.Path}
-	v, fr, err := g.st.LookupVerdict(ctx, req.Tenant, out.SHA256, pol.Versions)
-	switch {
-	case err == nil && fr == store.Current:
-		if err := g.st.Observe(ctx, obs); err != nil {
-			return unreadable(err)
-		}
-		return g.judged(out, v, pol)
-	case req.Async:
-		f.SHA256 = out.SHA256
-		if _, _, err := g.EnqueueFile(ctx, req.Tenant, pol.Versions, FileJob{Hub: hub.Name(), Repo: req.Repo,
-			Revision: commit, File: f, Source: store.SourceAdmit}); err != nil {
-			return unreadable(err)
-		}
-		out.Decision = Pending
-		return out, nil
+	obs := store.Observation{Tenant: req.Tenant, SHA256: sha, Source: req.Source, Hub: hub.Name(),
+		Repo: req.Repo, Revision: req.Commit, Path: f.Path}
+	if v, fr, err := g.st.LookupVerdict(ctx, req.Tenant, sha, pol.Versions); err == nil && fr == store.Current {
+		return v, false, g.st.Observe(ctx, obs)
+	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, false, err
 	}
 	if content == nil {
-		c, err := hub.Open(ctx, req.Repo, commit, f)
+		c, err := hub.Open(ctx, req.Repo, req.Commit, f)
 		if err != nil {
-			return unreadable(err)
+			return nil, false, err
 		}
 		content = c
 	}
-	v, err = g.scanContent(ctx, req.Tenant, pol, f.Path, content, f.Size, out.SHA256, store.SourceAdmit, obs)
+	v, err = g.scanContent(ctx, req.Tenant, pol, f.Path, content, f.Size, sha, req.Source, obs)
 	if err != nil {
-		return unreadable(err)
+		return nil, false, err
 	}
-	out.Scanned = true
-	return g.judged(out, v, pol)
+	return v, true, nil
+}
+
+// hashRemote reads a file without a listed sha256 to compute it.
+func (g *Gate) hashRemote(ctx context.Context, pol *Policy, repo, commit string, f RemoteFile) (string, error) {
+	if f.Size > pol.Limits().MaxFileSize {
+		return "", fmt.Errorf("no sha256 listed and %d bytes is over the scan limit", f.Size)
+	}
+	c, err := g.opts.Hub.Open(ctx, repo, commit, f)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, io.NewSectionReader(c, 0, f.Size)); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // judged fills a file's decision and reasons from its verdict.

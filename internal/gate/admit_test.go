@@ -192,3 +192,31 @@ func runWorkers(t *testing.T, f *fixture, q store.Queue, n int) {
 	cancel()
 	<-done
 }
+
+// JudgeFile is the proxy's entry point: one file, judged once, observed
+// with the caller's source.
+func TestJudgeFile(t *testing.T) {
+	b := storetest.Open(t, "sqlite", store.Options{})
+	f := newFixture(t, b)
+	ctx := context.Background()
+	commit := f.hub.Commit("org/m", map[string][]byte{"model.bin": gatetest.Malicious(), "config.json": []byte("{}")}, "model.bin")
+	_, files, _ := f.hub.ListFiles(ctx, "org/m", commit)
+	for _, rf := range files {
+		for round := range 2 {
+			v, scanned, err := f.g.JudgeFile(ctx, gate.JudgeRequest{Tenant: "acme", Repo: "org/m", Commit: commit, File: rf, Source: store.SourceProxy})
+			if err != nil || scanned != (round == 0) {
+				t.Fatalf("%s round %d: %v scanned=%v", rf.Path, round, err, scanned)
+			}
+			if want := store.Allow; rf.Path == "model.bin" && v.Decision != store.Deny || rf.Path == "config.json" && v.Decision != want {
+				t.Errorf("%s: %s", rf.Path, v.Decision)
+			}
+			obs, _ := b.Observations(ctx, "acme", v.SHA256, 10)
+			if len(obs) != 1 || obs[0].Source != store.SourceProxy || obs[0].Count != round+1 || obs[0].Path != rf.Path {
+				t.Errorf("%s observations: %+v", rf.Path, obs)
+			}
+		}
+	}
+	if _, _, err := gate.New(gate.Options{Store: b}).JudgeFile(ctx, gate.JudgeRequest{Tenant: "acme"}); !errors.Is(err, gate.ErrNoHub) {
+		t.Errorf("without a hub: %v", err)
+	}
+}

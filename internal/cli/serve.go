@@ -87,6 +87,12 @@ func runServe(ctx context.Context, args []string, env Env) int {
 	if err := os.MkdirAll(tmp, 0o700); err != nil {
 		return fail(err)
 	}
+	// Uploads left by a crash: nobody will answer them now.
+	if stale, _ := filepath.Glob(filepath.Join(tmp, "upload-*")); len(stale) > 0 {
+		for _, p := range stale {
+			os.Remove(p)
+		}
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), gate.NewQueueCollector(b))
 	g := gate.New(gate.Options{Store: b, Queue: b, AdminTokenSHA256: adminHash, TempDir: tmp, MaxUpload: upload,

@@ -236,3 +236,27 @@ func TestAuthenticate(t *testing.T) {
 		}
 	})
 }
+
+type brokenReader struct{ n int }
+
+func (r *brokenReader) Read(p []byte) (int, error) {
+	if r.n > 0 {
+		n := min(len(p), r.n)
+		r.n -= n
+		return n, nil
+	}
+	return 0, errors.New("connection reset by peer")
+}
+
+// An upload whose body breaks off is refused and leaves nothing behind.
+func TestUploadBrokenBody(t *testing.T) {
+	b := storetest.Open(t, "sqlite", store.Options{})
+	f := newFixture(t, b)
+	_, err := f.g.ScanUpload(context.Background(), gate.Upload{Tenant: "acme", Body: &brokenReader{n: 1000}})
+	if !errors.Is(err, gate.ErrInvalid) {
+		t.Fatalf("broken body: %v", err)
+	}
+	if left, _ := os.ReadDir(f.tmp); len(left) != 0 || f.scan.Total() != 0 {
+		t.Errorf("left %v, scanned %d", left, f.scan.Total())
+	}
+}

@@ -54,7 +54,8 @@ func (g *Gate) ScanUpload(ctx context.Context, u Upload) (*Outcome, error) {
 	limit := g.opts.MaxUpload
 	n, err := io.Copy(io.MultiWriter(f, h), io.LimitReader(u.Body, limit+1))
 	if err != nil {
-		return nil, fmt.Errorf("gate: receiving upload: %w", err)
+		// The client's body broke off (or the disk is full; the log says).
+		return nil, fmt.Errorf("%w: receiving the upload failed: %v", ErrInvalid, err)
 	}
 	if n > limit {
 		return nil, ErrTooLarge

@@ -42,11 +42,18 @@ func TestLoad(t *testing.T) {
 	requests := envInt("MODELGATE_LOAD_REQUESTS", 200_000)
 	conc := envInt("MODELGATE_LOAD_CONCURRENCY", 16)
 	const verdicts = 2000
-	for _, kind := range storetest.Kinds {
-		t.Run(kind, func(t *testing.T) {
+	for _, c := range []struct {
+		kind  string
+		cache int
+	}{{"sqlite", 0}, {"sqlite", -1}, {"postgres", 0}, {"postgres", -1}} {
+		kind, label := c.kind, c.kind+"/cached"
+		if c.cache < 0 {
+			label = c.kind + "/store" // every lookup reads the store
+		}
+		t.Run(label, func(t *testing.T) {
 			ctx := context.Background()
 			b := storetest.Open(t, kind, store.Options{})
-			g := gate.New(gate.Options{Store: b})
+			g := gate.New(gate.Options{Store: b, VerdictCacheBytes: c.cache})
 			if _, err := g.CreateTenant(ctx, "acme", ""); err != nil {
 				t.Fatal(err)
 			}
@@ -122,7 +129,7 @@ func TestLoad(t *testing.T) {
 			slices.Sort(lat)
 			q := func(p float64) time.Duration { return lat[int(p*float64(len(lat)-1))] }
 			t.Logf("%s: %d lookups, %d concurrent, GOMAXPROCS %d: %.0f lookups/s; latency p50 %v, p99 %v, p99.9 %v, max %v",
-				kind, requests, conc, runtimeProcs(), float64(requests)/took.Seconds(), q(0.50), q(0.99), q(0.999), lat[len(lat)-1])
+				label, requests, conc, runtimeProcs(), float64(requests)/took.Seconds(), q(0.50), q(0.99), q(0.999), lat[len(lat)-1])
 		})
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -91,12 +92,11 @@ func (s *Server) handle(pattern string, h http.Handler) {
 }
 
 func cutPattern(p string) (method, path string, ok bool) {
-	for i := 0; i < len(p); i++ {
-		if p[i] == ' ' {
-			return p[:i], p[i+1:], true
-		}
+	method, path, ok = strings.Cut(p, " ")
+	if !ok {
+		return "", p, false
 	}
-	return "", p, false
+	return method, path, true
 }
 
 // ServeHTTP implements http.Handler.

@@ -59,6 +59,8 @@ func commands() map[string]command {
 		"report":  {"re-render a JSON report as text, JSON or SARIF", runReport},
 		"policy":  {"show or check the policy (policy show | policy check FILE)", runPolicy},
 		"rules":   {"list the rules findings refer to", runRules},
+		"serve":   {"run the gate: HTTP API, dashboard and scan workers (see docs/gate.md)", runServe},
+		"tenant":  {"manage the gate's tenants and tokens in its store (create, token, revoke, list)", runTenant},
 		"version": {"print the version", runVersion},
 
 		"sandbox":  {"run a command isolated from the network, the host's files and secrets", runSandbox},

@@ -67,6 +67,8 @@ func (s *sizeFlag) Set(v string) error {
 	return nil
 }
 
+// parseSize parses a byte count with an optional K, M, G or T suffix (KiB,
+// KB and the like too), for the size flags of sandbox and serve.
 func parseSize(v string) (int64, error) {
 	t := strings.ToUpper(strings.TrimSpace(v))
 	t = strings.TrimSuffix(strings.TrimSuffix(t, "B"), "I")

@@ -3,6 +3,7 @@ package finding
 import (
 	"slices"
 	"strings"
+	"sync"
 )
 
 // Rule says once what a finding means. Rules are data: the catalogue is
@@ -54,11 +55,14 @@ func (c *Catalogue) Lookup(id string) (*Rule, bool) {
 	return r, ok
 }
 
-// Default is the catalogue of every rule modelgate can report.
-func Default() *Catalogue {
+// Default is the catalogue of every rule modelgate can report. It is built
+// once: a Catalogue is never changed, so every caller shares it.
+func Default() *Catalogue { return defaultCatalogue() }
+
+var defaultCatalogue = sync.OnceValue(func() *Catalogue {
 	return NewCatalogue(scanRules, pickleRules, dynamicRules, templateRules, ggufRules, safetensorsRules, h2oRules,
 		kerasRules, onnxRules, tensorflowRules, repoRules, dockerRules, secretRules, archiveRules, serializationRules)
-}
+})
 
 // New builds a finding for rule id with the rule's default severity. It
 // panics on an unknown id, which tests catch: a finding must name a rule.

@@ -135,17 +135,25 @@ func TestCountJobs(t *testing.T) {
 		enqueue(t, b, "a", "k1")
 		enqueue(t, b, "a", "k2")
 		enqueue(t, b, "b", "k3")
+		if _, _, err := b.Enqueue(ctx, store.JobSpec{Kind: "a", Key: "k4", Tenant: "beta", RunAfter: time.Now().Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
 		if _, err := b.Lease(ctx, "w", []string{"b"}, time.Minute); err != nil {
 			t.Fatal(err)
 		}
 		for _, c := range []struct {
-			kinds  []string
-			states []store.JobState
-			want   int
-		}{{nil, nil, 3}, {[]string{"a"}, nil, 2}, {[]string{"a", "b"}, []store.JobState{store.JobLeased}, 1},
-			{nil, []store.JobState{store.JobQueued, store.JobLeased}, 3}, {[]string{"c"}, nil, 0}} {
-			if n, err := b.CountJobs(ctx, c.kinds, c.states...); err != nil || n != c.want {
-				t.Errorf("%v %v: %d %v, want %d", c.kinds, c.states, n, err, c.want)
+			f    store.JobFilter
+			want int
+		}{
+			{store.JobFilter{}, 4},
+			{store.JobFilter{Kinds: []string{"a"}}, 3},
+			{store.JobFilter{Kinds: []string{"a", "b"}, States: []store.JobState{store.JobLeased}}, 1},
+			{store.JobFilter{States: []store.JobState{store.JobQueued}, DueBy: time.Now()}, 2},
+			{store.JobFilter{Tenant: "beta"}, 1},
+			{store.JobFilter{Kinds: []string{"c"}}, 0},
+		} {
+			if n, err := b.CountJobs(ctx, c.f); err != nil || n != c.want {
+				t.Errorf("%+v: %d %v, want %d", c.f, n, err, c.want)
 			}
 		}
 	})

@@ -111,8 +111,9 @@ type WatchStore interface {
 	// r.Since, skipping those already raised, and stores r.Checked, in
 	// one transaction. It returns the alerts it created, oldest first.
 	RaiseAlerts(ctx context.Context, r AlertRule) ([]Alert, error)
-	// Alerts lists a watch's alerts with a status, oldest first.
-	Alerts(ctx context.Context, watch string, status AlertStatus, limit int) ([]Alert, error)
+	// Alerts lists a watch's alerts with a status and an ID above
+	// afterID, oldest first.
+	Alerts(ctx context.Context, watch string, status AlertStatus, afterID int64, limit int) ([]Alert, error)
 	// RecordDelivery records a delivery attempt: its outcome (the new
 	// status) and error.
 	RecordDelivery(ctx context.Context, id int64, status AlertStatus, errMsg string) error
@@ -266,9 +267,9 @@ func (d *db) RaiseAlerts(ctx context.Context, r AlertRule) ([]Alert, error) {
 }
 
 // Alerts implements WatchStore.
-func (d *db) Alerts(ctx context.Context, watch string, status AlertStatus, limit int) ([]Alert, error) {
-	rows, err := d.r.QueryContext(ctx, d.q(`SELECT `+alertCols+` FROM alerts WHERE watch_id = ? AND status = ?
-		ORDER BY id LIMIT ?`), clean(watch), string(status), limitOf(limit))
+func (d *db) Alerts(ctx context.Context, watch string, status AlertStatus, afterID int64, limit int) ([]Alert, error) {
+	rows, err := d.r.QueryContext(ctx, d.q(`SELECT `+alertCols+` FROM alerts WHERE watch_id = ? AND status = ? AND id > ?
+		ORDER BY id LIMIT ?`), clean(watch), string(status), afterID, limitOf(limit))
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}

@@ -95,9 +95,12 @@ func TestRaiseAlerts(t *testing.T) {
 			t.Errorf("beta raised alerts on acme's watch: %v", err)
 		}
 
-		pending, err := b.Alerts(ctx, "w", store.AlertPending, 10)
+		pending, err := b.Alerts(ctx, "w", store.AlertPending, 0, 10)
 		if err != nil || len(pending) != 2 {
 			t.Fatalf("pending: %+v %v", pending, err)
+		}
+		if rest, err := b.Alerts(ctx, "w", store.AlertPending, pending[0].ID, 10); err != nil || len(rest) != 1 || rest[0].ID != pending[1].ID {
+			t.Errorf("pending after the first: %+v %v", rest, err)
 		}
 		if err := b.RecordDelivery(ctx, pending[0].ID, store.AlertPending, "503 from receiver"); err != nil {
 			t.Fatal(err)

@@ -174,9 +174,17 @@ func (g *Gate) admitFile(ctx context.Context, req AdmitRequest, pol *Policy, com
 		return g.judged(out, v, pol)
 	}
 	f.SHA256 = out.SHA256
-	if _, _, err := g.EnqueueFile(ctx, req.Tenant, pol.Versions, FileJob{Hub: g.opts.Hub.Name(), Repo: req.Repo,
-		Revision: commit, File: f, Source: store.SourceAdmit}); err != nil {
+	_, created, err := g.EnqueueFile(ctx, req.Tenant, pol.Versions, FileJob{Hub: g.opts.Hub.Name(), Repo: req.Repo,
+		Revision: commit, File: f, Source: store.SourceAdmit})
+	if err != nil {
 		return unreadable(err)
+	}
+	if !created {
+		// Queued already from another place, which its job records.
+		if err := g.st.Observe(ctx, store.Observation{Tenant: req.Tenant, SHA256: out.SHA256, Source: store.SourceAdmit,
+			Hub: g.opts.Hub.Name(), Repo: req.Repo, Revision: commit, Path: f.Path}); err != nil {
+			return unreadable(err)
+		}
 	}
 	out.Decision = Pending
 	return out, nil

@@ -236,8 +236,15 @@ func (g *Gate) handleRevision(ctx context.Context, job *store.Job) error {
 			}
 		}
 		fj := FileJob{Hub: hub.Name(), Repo: j.Repo, Revision: commit, File: f, Source: j.Source}
-		if _, _, err := g.EnqueueFile(ctx, job.Tenant, pol.Versions, fj); err != nil {
+		_, created, err := g.EnqueueFile(ctx, job.Tenant, pol.Versions, fj)
+		if err != nil {
 			return err
+		}
+		if !created && f.SHA256 != "" {
+			// The content is queued already, from another place: that
+			// job records its own place only, so record this one now.
+			seen = append(seen, store.Observation{Tenant: job.Tenant, SHA256: f.SHA256, Source: j.Source,
+				Hub: hub.Name(), Repo: j.Repo, Revision: commit, Path: f.Path})
 		}
 	}
 	return g.st.Observe(ctx, seen...)

@@ -47,8 +47,15 @@ func hubError(w http.ResponseWriter, r *http.Request, status int, code, xcode, m
 	h.Set("Content-Type", "application/json")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Cache-Control", "no-store")
-	h.Del("Content-Length")
-	h.Del("Content-Range")
+	// A failure after an allowed file's headers were set must not carry
+	// them: they describe a file this answer does not hold.
+	for _, k := range []string{"Content-Length", "ETag", "X-Linked-Etag", "X-Linked-Size", "Accept-Ranges", "X-Repo-Commit",
+		"X-Modelgate-Decision", "X-Modelgate-Scan-Id", "X-Modelgate-Sha256"} {
+		h.Del(k)
+	}
+	if status != http.StatusRequestedRangeNotSatisfiable {
+		h.Del("Content-Range")
+	}
 	w.WriteHeader(status)
 	if r.Method == http.MethodHead {
 		return

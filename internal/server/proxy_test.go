@@ -154,8 +154,9 @@ func exerciseProxy(t *testing.T, spec *apiSpec) {
 				t.Errorf("%s: %d %q, %d bytes", rng, r.status, r.header.Get("Content-Range"), len(r.body))
 			}
 		}
-		if r := raw(t, "GET", e.base+"/org/clean/resolve/main/big.bin", acme, "Range", "bytes=99999999-"); r.status != 416 {
-			t.Errorf("unsatisfiable range: %d", r.status)
+		if r := raw(t, "GET", e.base+"/org/clean/resolve/main/big.bin", acme, "Range", "bytes=99999999-"); r.status != 416 ||
+			r.header.Get("Content-Range") != fmt.Sprintf("bytes */%d", len(big)) || r.header.Get("X-Modelgate-Decision") != "" {
+			t.Errorf("unsatisfiable range: %d %v", r.status, r.header)
 		}
 		// A regular (non-LFS) file: read in full, hashed, judged, served.
 		r = c.do("GET", tmpl, "/org/clean/resolve/main/sub/config.json", acme, nil)

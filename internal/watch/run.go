@@ -107,6 +107,7 @@ func (w *Watcher) RunOnce(ctx context.Context) (Summary, error) {
 // waitFor waits until no job matches any of the filters.
 func (w *Watcher) waitFor(ctx context.Context, filters ...store.JobFilter) error {
 	wait := 20 * time.Millisecond
+	lastLog := time.Now()
 	for {
 		busy := 0
 		for _, f := range filters {
@@ -121,6 +122,10 @@ func (w *Watcher) waitFor(ctx context.Context, filters ...store.JobFilter) error
 		}
 		if busy == 0 {
 			return nil
+		}
+		if time.Since(lastLog) > 30*time.Second {
+			lastLog = time.Now()
+			w.log.Info("waiting for jobs (with --workers 0, 'modelgate worker' processes must run)", "jobs", busy)
 		}
 		t := time.NewTimer(wait)
 		select {

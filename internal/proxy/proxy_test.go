@@ -28,7 +28,7 @@ const upstreamToken = "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"
 
 // gateFor serves a gate with the proxy in front of an upstream hub at url;
 // it returns the gate's URL, the gate, a tenant token and the registry.
-func gateFor(t *testing.T, url string) (string, *gate.Gate, string, *prometheus.Registry) {
+func gateFor(t testing.TB, url string) (string, *gate.Gate, string, *prometheus.Registry) {
 	t.Helper()
 	b := storetest.Open(t, "sqlite", store.Options{})
 	c, err := hub.New(hub.Config{Endpoint: url, Token: upstreamToken, MaxRetries: 1})
@@ -78,6 +78,7 @@ type tamperingHub struct {
 	content []byte
 	mu      sync.Mutex
 	tamper  bool
+	sha     string
 }
 
 func (h *tamperingHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -85,9 +86,15 @@ func (h *tamperingHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
+	h.mu.Lock()
+	if h.sha == "" {
+		h.sha = gatetest.SHA256(h.content)
+	}
+	sha := h.sha
+	h.mu.Unlock()
 	w.Header().Set("X-Repo-Commit", strings.Repeat("ab", 20))
-	w.Header().Set("ETag", `"`+gatetest.SHA256(h.content)+`"`)
-	w.Header().Set("X-Linked-Etag", `"`+gatetest.SHA256(h.content)+`"`)
+	w.Header().Set("ETag", `"`+sha+`"`)
+	w.Header().Set("X-Linked-Etag", `"`+sha+`"`)
 	w.Header().Set("X-Linked-Size", strconv.Itoa(len(h.content)))
 	if r.Method == http.MethodHead {
 		return

@@ -26,7 +26,7 @@ import (
 	"modelgate/internal/watch"
 )
 
-// The crash test runs the watcher and a scan worker as child processes
+// The crash test runs the watcher and two scan workers as child processes
 // (this test binary, re-executed) against a fake hub, a webhook receiver
 // and a store in the parent, kills both with SIGKILL at random moments
 // several times while uploading new models to the hub, then lets them
@@ -130,13 +130,20 @@ func crashRun(t *testing.T, kind string) {
 	rnd := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 6))
 	const rounds = 4
 	for round := range rounds {
-		w := run(crashSpec, "watch", crashLogPath, 1)
-		k := run(crashSpec, "worker", crashLogPath, 2)
-		time.Sleep(time.Duration(80+rnd.IntN(400)) * time.Millisecond)
-		w.Process.Signal(syscall.SIGKILL)
-		k.Process.Signal(syscall.SIGKILL)
-		w.Wait()
-		k.Wait()
+		// The watcher with one in-process worker, and two worker
+		// processes, as on several machines.
+		procs := []*exec.Cmd{run(crashSpec, "watch", crashLogPath, 1), run(crashSpec, "worker", crashLogPath, 2),
+			run(crashSpec, "worker", crashLogPath, 1)}
+		// Kill mid-run: once scans are under way (or after a while, when
+		// there is nothing left to scan), at a random moment within a scan.
+		waitStarts(crashLogPath, starts(crashLogPath)+2, 3*time.Second)
+		time.Sleep(time.Duration(rnd.IntN(120)) * time.Millisecond)
+		for _, p := range procs {
+			p.Process.Signal(syscall.SIGKILL)
+		}
+		for _, p := range procs {
+			p.Wait()
+		}
 		switch round {
 		case 0: // new models arrive while the watcher is down
 			f.upload(t, "late/evil", map[string][]byte{"pytorch_model.bin": maliciousPickle(100), "config.json": []byte(`{"late": 1}`)})
@@ -145,10 +152,12 @@ func crashRun(t *testing.T, kind string) {
 			f.upload(t, "copycat/fork", map[string][]byte{"weights.bin": maliciousPickle(0)})
 		}
 	}
-	k := run(crashSpec, "worker", crashLogPath, 2)
+	k1, k2 := run(crashSpec, "worker", crashLogPath, 2), run(crashSpec, "worker", crashLogPath, 1)
 	finish(run(crashSpec, "watch", crashLogPath, 1))
-	k.Process.Signal(syscall.SIGKILL)
-	k.Wait()
+	for _, k := range []*exec.Cmd{k1, k2} {
+		k.Process.Signal(syscall.SIGKILL)
+		k.Wait()
+	}
 
 	// The clean run, on the hub as it is now.
 	cleanSpec := newStore("clean")
@@ -188,6 +197,9 @@ func crashRun(t *testing.T, kind string) {
 	crashScans := scanLog(t, crashLogPath, crash)
 	if cleanScans.starts != len(clean.verdicts) || len(cleanScans.duplicates) != 0 {
 		t.Errorf("clean run: %d scans for %d contents, duplicates %v", cleanScans.starts, len(clean.verdicts), cleanScans.duplicates)
+	}
+	if crashScans.starts == len(crash.verdicts) {
+		t.Errorf("no kill landed during a scan: the test did not test restarts mid-scan")
 	}
 	if len(crashScans.duplicates) != 0 {
 		t.Errorf("content scanned again after its verdict was recorded: %v", crashScans.duplicates)
@@ -310,6 +322,18 @@ func scanLog(t *testing.T, path string, o runOutcome) scans {
 	return s
 }
 
+// starts counts the scans started so far in a scan log.
+func starts(path string) int {
+	b, _ := os.ReadFile(path)
+	return strings.Count(string(b), "start ")
+}
+
+func waitStarts(path string, n int, timeout time.Duration) {
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline) && starts(path) < n; {
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 func tail(path string) string {
 	b, _ := os.ReadFile(path)
 	if len(b) > 4000 {
@@ -371,7 +395,7 @@ type loggingScanner struct {
 
 func (s *loggingScanner) Scan(ctx context.Context, pol *policy.Policy, path string, r io.ReaderAt, size int64, sha string) *report.File {
 	fmt.Fprintf(s.log, "start %s %d %d\n", sha, s.pid, time.Now().UnixNano())
-	time.Sleep(40 * time.Millisecond)
+	time.Sleep(100 * time.Millisecond)
 	return s.inner.Scan(ctx, pol, path, r, size, sha)
 }
 

@@ -46,6 +46,7 @@ func runWatch(ctx context.Context, args []string, env Env) int {
 	attempts := fs.Int("webhook-attempts", alert.DefaultMaxAttempts, "delivery attempts before an alert is marked failed")
 	workers := fs.Int("workers", 1, "scan jobs run at once in this process (0: leave scanning to 'modelgate worker' processes)")
 	maxScans := fs.Int("max-scans", 0, "scans run at once (default: all cores)")
+	retention := fs.Duration("job-retention", 7*24*time.Hour, "delete done and failed jobs older than this (hourly)")
 	once := fs.Bool("once", false, "poll once, wait for the scans, raise and deliver the alerts, then exit")
 	metricsAddr := fs.String("metrics-addr", "", "serve /metrics and /healthz on this address (default: off)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
@@ -70,7 +71,7 @@ func runWatch(ctx context.Context, args []string, env Env) int {
 	}
 	cfg := watch.Config{ID: *name, Tenant: *tenant, Type: hub.RepoType(*typ), Authors: splitList(authors), Filters: filters,
 		Include: splitList(files), Interval: *interval, Overlap: *overlap, Since: *since, PageSize: *pageSize,
-		AlertSeverity: sev, WebhookAttempts: *attempts, Workers: *workers, Logger: log}
+		AlertSeverity: sev, WebhookAttempts: *attempts, Workers: *workers, JobRetention: *retention, Logger: log}
 	if *webhook != "" {
 		wh, err := webhookOf(*webhook, *secretFile, env)
 		if err != nil {

@@ -27,10 +27,18 @@ func (w *Watcher) Run(ctx context.Context) error {
 	defer poll.Stop()
 	alerts := time.NewTicker(w.cfg.AlertInterval)
 	defer alerts.Stop()
+	purge := time.NewTicker(time.Hour)
+	defer purge.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-purge.C:
+			if n, err := w.b.PurgeJobs(ctx, w.cfg.Now().Add(-w.cfg.JobRetention)); err != nil && ctx.Err() == nil {
+				w.log.Error("purging old jobs failed", "error", err)
+			} else if n > 0 {
+				w.log.Info("purged old jobs", "jobs", n)
+			}
 		case <-poll.C:
 			if _, err := w.Poll(ctx); err != nil && ctx.Err() == nil {
 				w.log.Error("poll failed; trying again at the next interval", "error", err)

@@ -71,6 +71,11 @@ type Config struct {
 	// Workers is how many scan jobs run at once in this process; 0 leaves
 	// scanning to `modelgate worker` processes on the same store.
 	Workers int
+	// JobRetention is how long done and failed jobs are kept before Run
+	// deletes them (default 7 days). A deleted job's key is free again:
+	// content whose scan failed for good is tried again when it is next
+	// listed, and the jobs table does not grow without end.
+	JobRetention time.Duration
 	// Lease, Poll and Backoff configure the workers (see gate.Worker).
 	Lease, Poll time.Duration
 	Backoff     func(attempt int) time.Duration
@@ -119,6 +124,7 @@ func New(g *gate.Gate, b store.Backend, c *hub.Client, cfg Config) (*Watcher, er
 	def(&cfg.Since, time.Hour)
 	def(&cfg.AlertInterval, 5*time.Second)
 	def(&cfg.AlertOverlap, 5*time.Minute)
+	def(&cfg.JobRetention, 7*24*time.Hour)
 	if cfg.PageSize <= 0 {
 		cfg.PageSize = 1000
 	}

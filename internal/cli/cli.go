@@ -61,6 +61,8 @@ func commands() map[string]command {
 		"rules":   {"list the rules findings refer to", runRules},
 		"serve":   {"run the gate: HTTP API, dashboard and scan workers (see docs/gate.md)", runServe},
 		"tenant":  {"manage the gate's tenants and tokens in its store (create, token, revoke, list)", runTenant},
+		"watch":   {"follow a hub's new uploads, scan them and raise signed alerts (see docs/gate.md)", runWatch},
+		"worker":  {"take scan jobs from the gate's store and queue (scale-out; see docs/gate.md)", runWorker},
 		"version": {"print the version", runVersion},
 
 		"sandbox":  {"run a command isolated from the network, the host's files and secrets", runSandbox},

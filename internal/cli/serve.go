@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,6 +19,9 @@ import (
 
 	"modelgate/internal/dashboard"
 	"modelgate/internal/gate"
+	"modelgate/internal/gatehub"
+	"modelgate/internal/hub"
+	"modelgate/internal/proxy"
 	"modelgate/internal/server"
 	"modelgate/internal/store"
 	"modelgate/internal/version"
@@ -56,6 +60,11 @@ func runServe(ctx context.Context, args []string, env Env) int {
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	secure := fs.Bool("secure-cookies", false, "mark the dashboard cookie Secure (set when users reach the gate over HTTPS)")
 	noDashboard := fs.Bool("no-dashboard", false, "do not serve the dashboard at /ui/")
+	var hf hubFlags
+	hf.register(fs, env)
+	noHub := fs.Bool("no-hub", false, "no upstream hub: POST /v1/admit answers 501 and there is no download proxy")
+	noProxy := fs.Bool("no-proxy", false, "do not serve the hub-compatible download proxy (/api/…, /{repo}/resolve/…)")
+	publicURL := fs.String("public-url", "", "the gate's URL as clients reach it, for the proxy's pagination links (default: the request's Host, over http unless TLS)")
 	if _, err := parseInterleaved(fs, args); err != nil {
 		return flagExit(err)
 	}
@@ -63,9 +72,9 @@ func runServe(ctx context.Context, args []string, env Env) int {
 		fmt.Fprintln(env.Stderr, "modelgate serve:", err)
 		return ExitError
 	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
-		return fail(fmt.Errorf("--log-level: %w", err))
+	log, err := newLogger(*logLevel, env)
+	if err != nil {
+		return fail(err)
 	}
 	upload, err := parseSize(*maxUpload)
 	if err != nil {
@@ -75,8 +84,6 @@ func runServe(ctx context.Context, args []string, env Env) int {
 	if err != nil {
 		return fail(err)
 	}
-	log := slog.New(slog.NewJSONHandler(lockedWriter{mu: new(sync.Mutex), w: env.Stderr}, &slog.HandlerOptions{Level: level}))
-
 	b, err := sf.open(ctx)
 	if err != nil {
 		return fail(err)
@@ -86,29 +93,57 @@ func runServe(ctx context.Context, args []string, env Env) int {
 	if err := os.MkdirAll(tmp, 0o700); err != nil {
 		return fail(err)
 	}
-	// Uploads left by a crash: nobody will answer them now.
-	if stale, _ := filepath.Glob(filepath.Join(tmp, "upload-*")); len(stale) > 0 {
+	// Uploads and proxied files left by a crash: nobody will answer them now.
+	for _, pat := range []string{"upload-*", "proxy-*"} {
+		stale, _ := filepath.Glob(filepath.Join(tmp, pat))
 		for _, p := range stale {
 			os.Remove(p)
 		}
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), gate.NewQueueCollector(b))
-	g := gate.New(gate.Options{Store: b, Queue: b, AdminTokenSHA256: adminHash, TempDir: tmp, MaxUpload: upload,
-		MaxScans: *maxScans, CacheTTL: *authCache, Logger: log, Metrics: gate.NewMetrics(reg)})
+	gopts := gate.Options{Store: b, Queue: b, AdminTokenSHA256: adminHash, TempDir: tmp, MaxUpload: upload,
+		MaxScans: *maxScans, CacheTTL: *authCache, Logger: log, Metrics: gate.NewMetrics(reg)}
+	var hc *hub.Client
+	var hubToken string
+	if !*noHub {
+		if hc, hubToken, err = hf.client(env, log); err != nil {
+			return fail(err)
+		}
+		gopts.Hub = gatehub.New(hc)
+	}
+	g := gate.New(gopts)
 	so := server.Options{Gate: g, Registry: reg, Logger: log, ShutdownTimeout: *shutdown}
 	if !*noDashboard {
 		so.Dashboard = dashboard.New(dashboard.Options{Gate: g, Secure: *secure, Logger: log})
 	}
-	srv := server.New(so)
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fail(err)
 	}
+	if hc != nil && !*noProxy {
+		if sameHost(hc.Endpoint(), ln.Addr().String(), *publicURL) {
+			ln.Close()
+			return fail(fmt.Errorf("the hub %s is this gate itself (is HF_ENDPOINT pointed at the gate? set --hub)", hc.Endpoint()))
+		}
+		p, err := proxy.New(proxy.Options{Gate: g, Client: hc, Token: hubToken, PublicURL: *publicURL, TempDir: tmp,
+			Logger: log, Registerer: reg})
+		if err != nil {
+			ln.Close()
+			return fail(err)
+		}
+		so.Proxy = p
+	}
+	srv := server.New(so)
 	if adminHash == nil {
 		log.Warn("no admin token: the admin API is off; create tenants and tokens with 'modelgate tenant'")
 	}
+	hubName := "none"
+	if hc != nil {
+		hubName = hc.Endpoint()
+	}
 	log.Info("listening", slog.String("addr", ln.Addr().String()), slog.String("store", b.Kind()),
+		slog.String("hub", hubName), slog.Bool("proxy", so.Proxy != nil), slog.Bool("hub_token", hubToken != ""),
 		slog.String("version", version.Version), slog.String("scanner", version.Scanner))
 
 	var wg sync.WaitGroup
@@ -122,6 +157,25 @@ func runServe(ctx context.Context, args []string, env Env) int {
 		return fail(err)
 	}
 	return ExitOK
+}
+
+// sameHost reports whether the hub URL names the gate's own listener or
+// public URL, which would make the proxy call itself.
+func sameHost(hubURL, listen, public string) bool {
+	u, err := url.Parse(hubURL)
+	if err != nil {
+		return false
+	}
+	if p, err := url.Parse(public); err == nil && public != "" && strings.EqualFold(p.Host, u.Host) {
+		return true
+	}
+	_, lport, _ := net.SplitHostPort(listen)
+	host, port, err := net.SplitHostPort(u.Host)
+	if err != nil || port != lport {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return host == "localhost" || (ip != nil && (ip.IsLoopback() || ip.IsUnspecified())) || u.Host == listen
 }
 
 // adminToken reads the admin token from a file or the environment and

@@ -165,6 +165,14 @@ func (d *dashboard) logout(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/ui/login", http.StatusSeeOther)
 }
 
+// alertRow is an alert as the overview shows it.
+type alertRow struct {
+	ScanID                  int64
+	Sev                     int
+	Hub, Repo, Path, Status string
+	When                    time.Time
+}
+
 func (d *dashboard) overview(w http.ResponseWriter, r *http.Request, tenant string) {
 	ctx := r.Context()
 	st := d.g.Store()
@@ -192,9 +200,20 @@ func (d *dashboard) overview(w http.ResponseWriter, r *http.Request, tenant stri
 		d.fail(w, err)
 		return
 	}
+	alerts, _, err := st.ListAlerts(ctx, tenant, store.AlertQuery{Limit: 10})
+	if err != nil {
+		d.fail(w, err)
+		return
+	}
+	rows := make([]alertRow, 0, len(alerts))
+	for _, a := range alerts {
+		rows = append(rows, alertRow{ScanID: a.VerdictID, Sev: int(a.Severity), Hub: a.Hub, Repo: a.Repo, Path: a.Path,
+			Status: string(a.Status), When: a.CreatedAt})
+	}
 	d.render(w, http.StatusOK, "overview", map[string]any{
 		"Title": "Scans", "Tenant": tenant, "Policy": pol.Versions.Policy, "Scanner": pol.Versions.Scanner,
 		"FailOn": pol.Threshold.String(), "Flagged": flagged, "Repos": repos, "Recent": recent, "Next": next,
+		"Alerts": rows,
 	})
 }
 

@@ -11,8 +11,10 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"modelgate/internal/dashboard"
+	"modelgate/internal/finding"
 	"modelgate/internal/gate"
 	"modelgate/internal/gate/gatetest"
 	"modelgate/internal/server"
@@ -57,6 +59,17 @@ func newSite(t testing.TB, kind string) *site {
 	s.acmeID = up("acme", `evil<script>alert("x")</script>.bin`, gatetest.Malicious(), "org/evil")
 	up("acme", "weights.pkl", gatetest.Benign(), "org/fine")
 	s.betaID = up("beta", "beta-secret-model.bin", append(gatetest.Malicious(), 0), "")
+	// A watcher's alerts for each tenant.
+	for _, tenant := range []string{"acme", "beta"} {
+		pol, _ := g.TenantPolicy(ctx, tenant)
+		if _, err := b.OpenWatch(ctx, store.Watch{ID: tenant + "-watch", Tenant: tenant, Hub: "https://hub.test"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.RaiseAlerts(ctx, store.AlertRule{Watch: tenant + "-watch", Tenant: tenant, MinSeverity: finding.High, Versions: pol.Versions,
+			Since: time.Now().Add(-time.Hour), Checked: time.Now(), Status: store.AlertLogged}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	return s
 }
 
@@ -145,7 +158,11 @@ func TestPagesTenantScopedAndEscaped(t *testing.T) {
 		t.Fatalf("overview: %d", code)
 	}
 	if strings.Contains(body, "beta-secret-model") {
-		t.Error("acme's overview shows beta's scan")
+		t.Error("acme's overview shows beta's scan or alert")
+	}
+	if alerts := body[strings.Index(body, `id="alerts"`):strings.Index(body, `id="recent"`)]; !strings.Contains(alerts, "org/evil/evil&lt;script&gt;") ||
+		!strings.Contains(alerts, "logged") || !strings.Contains(alerts, fmt.Sprintf(`/ui/scans/%d`, s.acmeID)) {
+		t.Errorf("alerts section: %s", alerts)
 	}
 	if strings.Contains(body, `<script>alert("x")</script>`) || !strings.Contains(body, "&lt;script&gt;") {
 		t.Error("file name not escaped")

@@ -174,9 +174,17 @@ func (g *Gate) admitFile(ctx context.Context, req AdmitRequest, pol *Policy, com
 		return g.judged(out, v, pol)
 	}
 	f.SHA256 = out.SHA256
-	if _, _, err := g.EnqueueFile(ctx, req.Tenant, pol.Versions, FileJob{Hub: g.opts.Hub.Name(), Repo: req.Repo,
-		Revision: commit, File: f, Source: store.SourceAdmit}); err != nil {
+	_, created, err := g.EnqueueFile(ctx, req.Tenant, pol.Versions, FileJob{Hub: g.opts.Hub.Name(), Repo: req.Repo,
+		Revision: commit, File: f, Source: store.SourceAdmit})
+	if err != nil {
 		return unreadable(err)
+	}
+	if !created {
+		// Queued already from another place, which its job records.
+		if err := g.st.Observe(ctx, store.Observation{Tenant: req.Tenant, SHA256: out.SHA256, Source: store.SourceAdmit,
+			Hub: g.opts.Hub.Name(), Repo: req.Repo, Revision: commit, Path: f.Path}); err != nil {
+			return unreadable(err)
+		}
 	}
 	out.Decision = Pending
 	return out, nil
@@ -191,6 +199,11 @@ type JudgeRequest struct {
 	// Source is recorded in the observation (store.SourceProxy for the
 	// download proxy).
 	Source store.Source
+	// Content, if set, is the file's content the caller already read in
+	// full (File.Size bytes) and hashed into File.SHA256; it is scanned
+	// instead of opening the file on the hub, so what is judged is
+	// exactly what the caller holds. The caller keeps ownership.
+	Content io.ReaderAt
 }
 
 // JudgeFile returns the tenant's current verdict for one file of a
@@ -208,7 +221,13 @@ func (g *Gate) JudgeFile(ctx context.Context, req JudgeRequest) (v *store.Verdic
 		return nil, false, err
 	}
 	f := req.File
+	if req.Content != nil && !ValidSHA256(f.SHA256) {
+		return nil, false, fmt.Errorf("%w: content given without its sha256", ErrInvalid)
+	}
 	var content scan.Content
+	if req.Content != nil {
+		content = nopContent{req.Content}
+	}
 	defer func() {
 		if content != nil {
 			content.Close()
@@ -251,6 +270,11 @@ func (g *Gate) JudgeFile(ctx context.Context, req JudgeRequest) (v *store.Verdic
 	}
 	return v, true, nil
 }
+
+// nopContent is content the caller owns: closing it does nothing.
+type nopContent struct{ io.ReaderAt }
+
+func (nopContent) Close() error { return nil }
 
 // hashRemote reads a file without a listed sha256 to compute it.
 func (g *Gate) hashRemote(ctx context.Context, pol *Policy, repo, commit string, f RemoteFile) (string, error) {

@@ -7,6 +7,7 @@ package gate
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -211,10 +212,17 @@ func (g *Gate) scanContent(ctx context.Context, tenant string, pol *Policy, path
 		defer func() { <-g.sem }()
 		start := g.opts.Now()
 		g.met.scansInFlight.Inc()
-		res := g.opts.Scanner.Scan(ctx, pol.Policy, path, r, size, sha)
+		tr := &readTracker{r: r}
+		res := g.opts.Scanner.Scan(ctx, pol.Policy, path, tr, size, sha)
 		g.met.scansInFlight.Dec()
 		if err := ctx.Err(); err != nil {
 			return nil, err
+		}
+		if err := tr.failed(); err != nil {
+			// The bytes could not be read (a network failure, content
+			// that differs from the hub's listed hash): that says nothing
+			// about the content, so no verdict is recorded for it.
+			return nil, fmt.Errorf("gate: reading %s failed during the scan: %w", path, err)
 		}
 		trimListings(res)
 		d := pol.Decide(res, g.rules)
@@ -233,6 +241,31 @@ func (g *Gate) scanContent(ctx context.Context, tenant string, pol *Policy, path
 			slog.Duration("took", g.opts.Now().Sub(start)))
 		return stored, nil
 	})
+}
+
+// readTracker remembers the first read error other than io.EOF.
+type readTracker struct {
+	r   io.ReaderAt
+	mu  sync.Mutex
+	err error
+}
+
+func (t *readTracker) ReadAt(p []byte, off int64) (int, error) {
+	n, err := t.r.ReadAt(p, off)
+	if err != nil && err != io.EOF {
+		t.mu.Lock()
+		if t.err == nil {
+			t.err = err
+		}
+		t.mu.Unlock()
+	}
+	return n, err
+}
+
+func (t *readTracker) failed() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.err
 }
 
 // trimListings keeps the decompiled pickles within maxListingBytes.

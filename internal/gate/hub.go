@@ -31,6 +31,9 @@ type RemoteFile struct {
 	// SHA256 is the content hash when the hub lists it (LFS files); else
 	// the gate reads the file to compute it.
 	SHA256 string `json:"sha256,omitempty"`
+	// GitOID is the git blob id the hub lists for a regular (non-LFS)
+	// file, if any; a Hub verifies content read in full against it.
+	GitOID string `json:"git_oid,omitempty"`
 }
 
 // ErrNotOnHub: the repository or revision does not exist (or is not

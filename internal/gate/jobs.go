@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path"
 	"strings"
 
 	"modelgate/internal/store"
@@ -39,6 +40,36 @@ type RevisionJob struct {
 	Repo     string       `json:"repo"`
 	Revision string       `json:"revision"` // a commit sha, or a branch to resolve
 	Source   store.Source `json:"source,omitempty"`
+	// Include, if set, keeps only files whose path or base name matches
+	// one of these path.Match patterns (e.g. "*.bin"); others are not
+	// scanned.
+	Include []string `json:"include,omitempty"`
+}
+
+// Includes reports whether the job's Include patterns select a file.
+func (j RevisionJob) Includes(p string) bool {
+	if len(j.Include) == 0 {
+		return true
+	}
+	for _, pat := range j.Include {
+		if ok, _ := path.Match(pat, p); ok {
+			return true
+		}
+		if ok, _ := path.Match(pat, path.Base(p)); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// ValidPatterns checks Include patterns.
+func ValidPatterns(pats []string) error {
+	for _, p := range pats {
+		if _, err := path.Match(p, ""); err != nil {
+			return fmt.Errorf("%w: file pattern %q: %v", ErrInvalid, p, err)
+		}
+	}
+	return nil
 }
 
 // FileJobKey is the idempotency key of a file scan: the content and the
@@ -53,9 +84,15 @@ func FileJobKey(tenant string, v store.Versions, j FileJob) string {
 	return strings.Join([]string{KindScanFile, tenant, v.Scanner, v.Policy, what}, "|")
 }
 
-// RevisionJobKey is the idempotency key of a revision scan.
+// RevisionJobKey is the idempotency key of a revision scan. Jobs with
+// different Include patterns are different jobs.
 func RevisionJobKey(tenant string, v store.Versions, j RevisionJob) string {
-	return strings.Join([]string{KindScanRevision, tenant, v.Scanner, v.Policy, j.Hub + "/" + j.Repo + "@" + j.Revision}, "|")
+	parts := []string{KindScanRevision, tenant, v.Scanner, v.Policy, j.Hub + "/" + j.Repo + "@" + j.Revision}
+	if len(j.Include) > 0 {
+		h := sha256.Sum256([]byte(strings.Join(j.Include, "\x00")))
+		parts = append(parts, "include:"+hex.EncodeToString(h[:8]))
+	}
+	return strings.Join(parts, "|")
 }
 
 // EnqueueFile queues a file scan for a tenant under the given versions
@@ -145,6 +182,9 @@ func (g *Gate) handleFile(ctx context.Context, job *store.Job) error {
 	if sha == "" {
 		h := sha256.New()
 		if _, err := io.Copy(h, io.NewSectionReader(c, 0, j.File.Size)); err != nil {
+			if errors.Is(err, ErrNotOnHub) {
+				return Permanent(err)
+			}
 			return err
 		}
 		sha = hex.EncodeToString(h.Sum(nil))
@@ -153,6 +193,9 @@ func (g *Gate) handleFile(ctx context.Context, job *store.Job) error {
 		}
 	}
 	_, err = g.scanContent(ctx, job.Tenant, pol, j.File.Path, c, j.File.Size, sha, j.Source, obs(sha))
+	if errors.Is(err, ErrNotOnHub) {
+		return Permanent(err) // deleted or made private since it was listed
+	}
 	return err
 }
 
@@ -182,6 +225,9 @@ func (g *Gate) handleRevision(ctx context.Context, job *store.Job) error {
 	}
 	var seen []store.Observation
 	for _, f := range files {
+		if !j.Includes(f.Path) {
+			continue
+		}
 		if f.SHA256 != "" {
 			if _, fr, err := g.st.LookupVerdict(ctx, job.Tenant, f.SHA256, pol.Versions); err == nil && fr == store.Current {
 				seen = append(seen, store.Observation{Tenant: job.Tenant, SHA256: f.SHA256, Source: j.Source,
@@ -190,8 +236,15 @@ func (g *Gate) handleRevision(ctx context.Context, job *store.Job) error {
 			}
 		}
 		fj := FileJob{Hub: hub.Name(), Repo: j.Repo, Revision: commit, File: f, Source: j.Source}
-		if _, _, err := g.EnqueueFile(ctx, job.Tenant, pol.Versions, fj); err != nil {
+		_, created, err := g.EnqueueFile(ctx, job.Tenant, pol.Versions, fj)
+		if err != nil {
 			return err
+		}
+		if !created && f.SHA256 != "" {
+			// The content is queued already, from another place: that
+			// job records its own place only, so record this one now.
+			seen = append(seen, store.Observation{Tenant: job.Tenant, SHA256: f.SHA256, Source: j.Source,
+				Hub: hub.Name(), Repo: j.Repo, Revision: commit, Path: f.Path})
 		}
 	}
 	return g.st.Observe(ctx, seen...)

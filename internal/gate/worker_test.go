@@ -237,3 +237,56 @@ func TestWorkerFailures(t *testing.T) {
 		t.Errorf("panicking job: %+v after %d calls", got, calls)
 	}
 }
+
+// Content queued from one repository and then listed in another before
+// its scan ran is scanned once, and both places are recorded (the second
+// by the revision job, since the file job records its own place only).
+// File patterns keep other files out.
+func TestRevisionJobsShareContent(t *testing.T) {
+	storetest.ForEach(t, store.Options{}, func(t *testing.T, b store.Backend) {
+		ctx := context.Background()
+		f := newFixture(t, b)
+		bad := gatetest.Malicious()
+		c1 := f.hub.Commit("org/one", map[string][]byte{"model.bin": bad, "README.md": []byte("one")}, "model.bin")
+		c2 := f.hub.Commit("org/two", map[string][]byte{"weights/copy.bin": bad, "notes.txt": []byte("two")}, "weights/copy.bin")
+		for repo, c := range map[string]string{"org/one": c1, "org/two": c2} {
+			j := gate.RevisionJob{Hub: f.hub.Name(), Repo: repo, Revision: c, Include: []string{"*.bin"}}
+			if _, created, err := f.g.EnqueueRevision(ctx, "acme", j); err != nil || !created {
+				t.Fatal(err)
+			}
+		}
+		// The revision jobs run before any file job.
+		h := f.g.Handlers()
+		for range 2 {
+			job, err := b.Lease(ctx, "t", []string{gate.KindScanRevision}, time.Minute)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := h[gate.KindScanRevision](ctx, job); err != nil {
+				t.Fatal(err)
+			}
+			b.Complete(ctx, job.ID, job.Attempt)
+		}
+		w := &gate.Worker{Queue: b, Handlers: h, Poll: 10 * time.Millisecond}
+		ctxW, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { w.Run(ctxW); close(done) }()
+		waitIdle(t, b)
+		cancel()
+		<-done
+		if f.scan.Total() != 1 || f.scan.Count(gatetest.SHA256(bad)) != 1 {
+			t.Errorf("scans: %v (the patterns allow *.bin only)", f.scan.Counts())
+		}
+		obs, err := b.Observations(ctx, "acme", gatetest.SHA256(bad), 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		places := map[string]bool{}
+		for _, o := range obs {
+			places[o.Repo+"/"+o.Path] = true
+		}
+		if !places["org/one/model.bin"] || !places["org/two/weights/copy.bin"] || len(places) != 2 {
+			t.Errorf("observations: %+v", obs)
+		}
+	})
+}

@@ -160,6 +160,9 @@ type request struct {
 	url    string // absolute, or a path on the endpoint
 	header http.Header
 	body   func() io.Reader
+	// stream lifts RequestTimeout from the body: a streamed download
+	// may take longer, and its reader bounds idle time instead.
+	stream bool
 }
 
 // do sends a request, following redirects and retrying network errors,
@@ -224,6 +227,10 @@ func (c *Client) follow(ctx context.Context, rq request) (*http.Response, error)
 	method := rq.method
 	for hop := 0; ; hop++ {
 		rctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
+		if rq.stream {
+			cancel()
+			rctx, cancel = context.WithCancel(ctx)
+		}
 		var body io.Reader
 		if rq.body != nil && method == rq.method {
 			body = rq.body()

@@ -23,6 +23,7 @@ func (s *Server) routesAPI() {
 	s.handle("PUT /v1/policy", s.tenantOnly(s.putPolicy))
 	s.handle("DELETE /v1/policy", s.tenantOnly(s.deletePolicy))
 	s.handle("GET /v1/whoami", s.tenantOnly(s.whoami))
+	s.routesAlerts()
 	s.routesAdmin()
 }
 

@@ -194,6 +194,7 @@ func (r response) errorCode() string {
 func (c *client) do(method, template, path, token string, body any) response {
 	c.t.Helper()
 	var rd *bytes.Reader
+	ctype := ""
 	switch b := body.(type) {
 	case nil:
 		rd = bytes.NewReader(nil)
@@ -201,11 +202,14 @@ func (c *client) do(method, template, path, token string, body any) response {
 		rd = bytes.NewReader(b)
 	default:
 		js, _ := json.Marshal(b)
-		rd = bytes.NewReader(js)
+		rd, ctype = bytes.NewReader(js), "application/json"
 	}
 	req, err := http.NewRequest(method, c.base+path, rd)
 	if err != nil {
 		c.t.Fatal(err)
+	}
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)

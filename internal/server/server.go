@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -29,10 +30,24 @@ type Options struct {
 	Registry *prometheus.Registry
 	// Dashboard, if set, is mounted at /ui/.
 	Dashboard http.Handler
-	Logger    *slog.Logger
+	// Proxy, if set, serves the hub-compatible routes (/api/…, and
+	// /{repo}/resolve/{revision}/{path}) that no route of the gate's own
+	// takes.
+	Proxy  HubProxy
+	Logger *slog.Logger
 	// ShutdownTimeout bounds the wait for requests under way (uploads
 	// being scanned) on shutdown; default 2 minutes.
 	ShutdownTimeout time.Duration
+}
+
+// HubProxy is the hub-compatible download proxy (internal/proxy).
+type HubProxy interface {
+	http.Handler
+	// Match reports whether the proxy serves a request, and the route
+	// that labels it in metrics.
+	Match(r *http.Request) (route string, ok bool)
+	// Routes lists the proxy's documented operations ("GET /api/…").
+	Routes() []string
 }
 
 // Server serves the gate over HTTP.
@@ -44,6 +59,8 @@ type Server struct {
 	opts     Options
 	draining atomic.Bool
 	routes   []Route
+	proxied  map[string]http.Handler // instrumented proxy, by route
+	proxyMu  sync.Mutex
 	reqs     *prometheus.CounterVec
 	dur      *prometheus.HistogramVec
 }
@@ -79,6 +96,16 @@ func New(o Options) *Server {
 		s.mux.Handle("/ui/", s.instrument("/ui/", o.Dashboard))
 		s.mux.Handle("GET /{$}", http.RedirectHandler("/ui/", http.StatusFound))
 	}
+	if o.Proxy != nil {
+		// The proxy's paths (/{org}/{name}/resolve/…) overlap the mux's
+		// patterns in ways it refuses to register, so requests no gate
+		// route takes are handed to the proxy here.
+		s.proxied = map[string]http.Handler{}
+		for _, op := range o.Proxy.Routes() {
+			method, path, _ := cutPattern(op)
+			s.routes = append(s.routes, Route{method, path})
+		}
+	}
 	return s
 }
 
@@ -101,7 +128,26 @@ func cutPattern(p string) (method, path string, ok bool) {
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.proxied != nil && !strings.HasPrefix(r.URL.Path, "/v1/") {
+		if route, ok := s.opts.Proxy.Match(r); ok {
+			if _, pattern := s.mux.Handler(r); pattern == "" {
+				s.proxyHandler(route).ServeHTTP(w, r)
+				return
+			}
+		}
+	}
 	s.mux.ServeHTTP(w, r)
+}
+
+func (s *Server) proxyHandler(route string) http.Handler {
+	s.proxyMu.Lock()
+	defer s.proxyMu.Unlock()
+	h, ok := s.proxied[route]
+	if !ok {
+		h = s.instrument(route, s.opts.Proxy)
+		s.proxied[route] = h
+	}
+	return h
 }
 
 // instrument records metrics and an access log line, and turns a panic

@@ -13,6 +13,8 @@ import (
 
 	"modelgate/internal/gate"
 	"modelgate/internal/gate/gatetest"
+	"modelgate/internal/hub"
+	"modelgate/internal/proxy"
 	"modelgate/internal/server"
 	"modelgate/internal/store"
 	"modelgate/internal/store/storetest"
@@ -273,6 +275,7 @@ func TestAPI(t *testing.T) {
 			}
 		}
 	})
+	t.Run("proxy", func(t *testing.T) { exerciseProxy(t, spec) })
 	// Every documented operation was exercised, and every route is
 	// documented.
 	for _, op := range spec.operations() {
@@ -281,7 +284,12 @@ func TestAPI(t *testing.T) {
 		}
 	}
 	documented := spec.operations()
-	srv := server.New(server.Options{Gate: gate.New(gate.Options{})})
+	hc, _ := hub.New(hub.Config{Endpoint: "http://127.0.0.1:1"})
+	p, err := proxy.New(proxy.Options{Gate: gate.New(gate.Options{}), Client: hc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := server.New(server.Options{Gate: gate.New(gate.Options{}), Proxy: p})
 	for _, r := range srv.Routes() {
 		if !slices.Contains(documented, r.Method+" "+r.Path) {
 			t.Errorf("route %s %s is not in docs/openapi.yaml", r.Method, r.Path)

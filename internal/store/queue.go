@@ -88,6 +88,8 @@ type Queue interface {
 	Job(ctx context.Context, id int64) (*Job, error)
 	// QueueStats counts jobs by state.
 	QueueStats(ctx context.Context) (map[JobState]int, error)
+	// CountJobs counts the jobs a filter selects.
+	CountJobs(ctx context.Context, f JobFilter) (int, error)
 	// PurgeJobs deletes done and failed jobs last updated before t, which
 	// frees their keys; it returns how many it deleted.
 	PurgeJobs(ctx context.Context, before time.Time) (int64, error)

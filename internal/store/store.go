@@ -315,6 +315,7 @@ type TenantStore interface {
 type Store interface {
 	VerdictStore
 	TenantStore
+	AlertStore
 	// Ping checks the database answers (readiness).
 	Ping(ctx context.Context) error
 	Close() error
@@ -325,6 +326,7 @@ type Store interface {
 type Backend interface {
 	Store
 	Queue
+	WatchStore
 	// Kind is "sqlite" or "postgres".
 	Kind() string
 }

@@ -16,8 +16,7 @@ import (
 // pending lists manifest formats whose analyzers are not built yet, with
 // the issue that builds them. A format leaves this list when its issue
 // lands; the test then holds every sample of it to its expected verdict.
-var pending = map[string]string{
-}
+var pending = map[string]string{}
 
 // TestManifest scans every corpus file as a user would and compares the
 // verdict with the manifest: malicious files fail a default scan; benign

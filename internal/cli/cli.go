@@ -60,6 +60,7 @@ func commands() map[string]command {
 		"policy":  {"show or check the policy (policy show | policy check FILE)", runPolicy},
 		"rules":   {"list the rules findings refer to", runRules},
 		"version": {"print the version", runVersion},
+		"convert": {"convert pickle checkpoints to safetensors without running them", runConvert},
 
 		"sandbox":  {"run a command isolated from the network, the host's files and secrets", runSandbox},
 		"detonate": {"load a pickle-based model in the sandbox and report what it tries", runDetonate},

@@ -181,7 +181,9 @@ func (g *guard) Persistent(pid, result *pickle.Value, off int64) {
 	class := ref.Module + "." + ref.Class
 	dtype, ok := storageTypes[class]
 	if !ok {
-		g.refuse(off, "storage type %s is not supported", class)
+		if allowedGlobal(class) { // else refused where it was imported
+			g.refuse(off, "%s is not a storage type", class)
+		}
 		return
 	}
 	s := g.storages[ref.Key]

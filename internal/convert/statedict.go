@@ -75,7 +75,7 @@ func (w *walker) stateDictOf(res *pickle.Value, key string) (*stateDict, error) 
 		sd.Key = key
 		for _, p := range top {
 			if k := p.key.Str; k != key {
-				sd.Skipped = append(sd.Skipped, Skipped{Name: k, What: w.what(p.val) + " (outside --key " + key + ")"})
+				sd.Skipped = append(sd.Skipped, Skipped{Name: k, What: w.what(p.val) + fmt.Sprintf(" (outside entry %q)", key)})
 			}
 		}
 	}

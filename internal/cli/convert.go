@@ -34,6 +34,7 @@ func runConvert(ctx context.Context, args []string, env Env) int {
 	outDir := fs.String("out", "", "output folder (default: beside the input; required for hf://)")
 	key := fs.String("key", "", `the wrapper entry holding the state dict (default: "state_dict" or "model" when the top level holds no tensor)`)
 	force := fs.Bool("force", false, "replace outputs that exist")
+	durable := fs.Bool("sync", false, "flush each output to disk before renaming it into place (survives a crash; slower)")
 	var policies stringList
 	fs.Var(&policies, "policy", "policy file (TOML or YAML) to add to the default; repeatable")
 	pos, err := parseInterleaved(fs, args)
@@ -62,6 +63,7 @@ func runConvert(ctx context.Context, args []string, env Env) int {
 		Strict:    o.strict,
 		Key:       *key,
 		Force:     *force,
+		Sync:      *durable,
 	}
 	res, err := dispatchConvert(ctx, pos, *outDir, opts, env)
 	var sr *convert.ScanRefusal

@@ -63,6 +63,16 @@ type Options struct {
 	Key string
 	// Force replaces outputs that exist.
 	Force bool
+	// Sync flushes each output to disk (fsync, with writeback started as
+	// tensors are written) before renaming it into place, so that a
+	// crash cannot leave a truncated file under the final name. Without
+	// it the rename still keeps readers from ever seeing a partial file,
+	// as with cp, and the kernel writes the data back in its own time.
+	Sync bool
+	// MaxExpansion bounds how many bytes the output may exceed the
+	// input by: expanded views (zero strides) are materialised, so a
+	// tiny file could otherwise ask for terabytes. 0 means 1 GiB.
+	MaxExpansion int64
 	// TempDir is where deflated storages are decompressed ("" for the
 	// system default).
 	TempDir string

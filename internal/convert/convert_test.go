@@ -56,7 +56,7 @@ func testOptions(t testing.TB) Options {
 
 // readOutput reads a converted file back with the safetensors reader and
 // hashes each tensor's bytes.
-func readOutput(t *testing.T, path string) (*safetensors.Header, map[string]expectedTensor) {
+func readOutput(t testing.TB, path string) (*safetensors.Header, map[string]expectedTensor) {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
@@ -88,7 +88,7 @@ func readOutput(t *testing.T, path string) (*safetensors.Header, map[string]expe
 }
 
 // checkFile compares a converted file with what torch.load gave.
-func checkFile(t *testing.T, out string, want expectedFile, res *FileResult) {
+func checkFile(t testing.TB, out string, want expectedFile, res *FileResult) {
 	t.Helper()
 	h, got := readOutput(t, out)
 	for name, w := range want.Tensors {

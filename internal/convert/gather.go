@@ -3,6 +3,7 @@ package convert
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -48,32 +49,27 @@ func (t *tensorRef) dims() []dim {
 	return ds
 }
 
-// runs calls fn for every run of bytes of a copy, in the order of ds
-// (outermost first): src and dst are byte offsets, n the run's length.
-// An innermost dimension that is contiguous on both sides is one run.
-func runs(ctx context.Context, ds []dim, el int64, fn func(src, dst, n int64) error) error {
+// row is the innermost dimension of a copy at one outer index: count
+// elements starting at src and dst, srcStep and dstStep bytes apart.
+type row struct{ src, dst, srcStep, dstStep, count int64 }
+
+// rows calls fn for every innermost row of a copy, the outer dimensions
+// in the order of ds (outermost first). A view without dimensions is one
+// row of one element.
+func rows(ctx context.Context, ds []dim, el int64, fn func(row) error) error {
 	if len(ds) == 0 {
-		return fn(0, 0, el)
+		return fn(row{count: 1, srcStep: el, dstStep: el})
 	}
 	inner := ds[len(ds)-1]
 	outer := ds[:len(ds)-1]
-	runLen, runs := el, inner.size
-	if inner.src == el && inner.dst == el {
-		runLen, runs = el*inner.size, 1
-	}
 	idx := make([]int64, len(outer))
 	var src, dst int64
 	for step := 0; ; step++ {
-		if step&0xFFF == 0 && ctx.Err() != nil {
+		if step&0xFF == 0 && ctx.Err() != nil {
 			return ctx.Err()
 		}
-		s, d := src, dst
-		for k := int64(0); k < runs; k++ {
-			if err := fn(s, d, runLen); err != nil {
-				return err
-			}
-			s += inner.src
-			d += inner.dst
+		if err := fn(row{src, dst, inner.src, inner.dst, inner.size}); err != nil {
+			return err
 		}
 		// Advance the outer index like an odometer.
 		i := len(outer) - 1
@@ -90,6 +86,60 @@ func runs(ctx context.Context, ds []dim, el int64, fn func(src, dst, n int64) er
 		}
 		if i < 0 {
 			return nil
+		}
+	}
+}
+
+// gatherRow copies a row's elements from src (the bytes the row's source
+// offsets index) into dst, which the row's destination offsets index.
+// The common shapes get tight loops: a contiguous run is one copy, a
+// repeated element (stride 0) doubles what is already copied.
+func gatherRow(dst, src []byte, r row, el int64) {
+	switch {
+	case r.srcStep == el && r.dstStep == el:
+		n := r.count * el
+		copy(dst[r.dst:r.dst+n], src[r.src:r.src+n])
+	case r.srcStep == 0 && r.dstStep == el:
+		n := r.count * el
+		out := dst[r.dst : r.dst+n]
+		done := copy(out, src[r.src:r.src+el])
+		for done < len(out) {
+			done += copy(out[done:], out[:done])
+		}
+	case el == 1:
+		s, d := r.src, r.dst
+		for k := int64(0); k < r.count; k++ {
+			dst[d] = src[s]
+			s += r.srcStep
+			d += r.dstStep
+		}
+	case el == 2:
+		s, d := r.src, r.dst
+		for k := int64(0); k < r.count; k++ {
+			binary.LittleEndian.PutUint16(dst[d:], binary.LittleEndian.Uint16(src[s:]))
+			s += r.srcStep
+			d += r.dstStep
+		}
+	case el == 4:
+		s, d := r.src, r.dst
+		for k := int64(0); k < r.count; k++ {
+			binary.LittleEndian.PutUint32(dst[d:], binary.LittleEndian.Uint32(src[s:]))
+			s += r.srcStep
+			d += r.dstStep
+		}
+	case el == 8:
+		s, d := r.src, r.dst
+		for k := int64(0); k < r.count; k++ {
+			binary.LittleEndian.PutUint64(dst[d:], binary.LittleEndian.Uint64(src[s:]))
+			s += r.srcStep
+			d += r.dstStep
+		}
+	default:
+		s, d := r.src, r.dst
+		for k := int64(0); k < r.count; k++ {
+			copy(dst[d:d+el], src[s:s+el])
+			s += r.srcStep
+			d += r.dstStep
 		}
 	}
 }
@@ -131,16 +181,47 @@ func gatherWithin(ctx context.Context, t *tensorRef, reg *region, w io.Writer, s
 	}
 	ds := t.dims()
 	base := t.Offset * t.ElemSize
+	el := t.ElemSize
 	if end-start <= max(spanBudget, t.Bytes()) {
 		span := make([]byte, end-start)
 		if err := readFull(ctx, reg.r, span, reg.off+start); err != nil {
 			return err
 		}
-		return runs(ctx, ds, t.ElemSize, func(src, _, n int64) error {
-			at := base - start + src
-			_, err := w.Write(span[at : at+n])
+		if n := len(ds); n >= 2 && ds[n-2].src < ds[n-1].src && ds[n-1].size >= 16 {
+			return gatherBlocked(ctx, ds, el, span, base-start, w)
+		}
+		// Output order: rows come out contiguous; gather them into a
+		// chunk and write it when full (a row longer than the chunk is
+		// split).
+		chunk := make([]byte, max(copyChunk, el))
+		fill := int64(0)
+		flush := func() error {
+			_, err := w.Write(chunk[:fill])
+			fill = 0
 			return err
+		}
+		err := rows(ctx, ds, el, func(r row) error {
+			r.src += base - start
+			for r.count > 0 {
+				if fill+el > int64(len(chunk)) {
+					if err := flush(); err != nil {
+						return err
+					}
+				}
+				part := r
+				part.count = min(r.count, (int64(len(chunk))-fill)/el)
+				part.dst = fill
+				gatherRow(chunk, span, part, el)
+				fill += part.count * el
+				r.count -= part.count
+				r.src += part.count * r.srcStep
+			}
+			return nil
 		})
+		if err != nil {
+			return err
+		}
+		return flush()
 	}
 	// Sparse in a large storage: walk the storage in order through a
 	// window, placing each element where the output wants it.
@@ -155,21 +236,32 @@ func gatherWithin(ctx context.Context, t *tensorRef, reg *region, w io.Writer, s
 		}
 		return 0
 	})
-	win := make([]byte, min(window, end-start))
+	win := make([]byte, max(min(window, end-start), el))
 	winStart, winEnd := int64(-1), int64(-1)
-	err := runs(ctx, order, t.ElemSize, func(src, dst, n int64) error {
-		at := base + src
-		if n > int64(len(win)) {
-			return readFull(ctx, reg.r, out[dst:dst+n], reg.off+at)
-		}
-		if at < winStart || at+n > winEnd {
-			winStart = at
-			winEnd = min(at+int64(len(win)), end)
-			if err := readFull(ctx, reg.r, win[:winEnd-winStart], reg.off+winStart); err != nil {
-				return err
+	load := func(at int64) error {
+		winStart = at
+		winEnd = min(at+int64(len(win)), end)
+		return readFull(ctx, reg.r, win[:winEnd-winStart], reg.off+winStart)
+	}
+	err := rows(ctx, order, el, func(r row) error {
+		for r.count > 0 {
+			at := base + r.src
+			if at < winStart || at+el > winEnd {
+				if err := load(at); err != nil {
+					return err
+				}
 			}
+			// The elements of the row that lie in the window.
+			part := r
+			part.src = at - winStart
+			if r.srcStep > 0 {
+				part.count = min(r.count, (winEnd-at-el)/r.srcStep+1)
+			}
+			gatherRow(out, win, part, el)
+			r.count -= part.count
+			r.src += part.count * r.srcStep
+			r.dst += part.count * r.dstStep
 		}
-		copy(out[dst:dst+n], win[at-winStart:at-winStart+n])
 		return nil
 	})
 	if err != nil {
@@ -177,6 +269,48 @@ func gatherWithin(ctx context.Context, t *tensorRef, reg *region, w io.Writer, s
 	}
 	_, err = w.Write(out)
 	return err
+}
+
+// blockRows is how many output rows gatherBlocked fills together, at
+// most; blockBytes bounds their buffer.
+const (
+	blockRows  = 64
+	blockBytes = 4 << 20
+)
+
+// gatherBlocked gathers a view whose innermost output dimension strides
+// further through the source than the one outside it (a transposed
+// matrix): output rows are filled blockRows at a time, column by column,
+// so that each source cache line is read once for all the rows it
+// serves instead of once per row.
+func gatherBlocked(ctx context.Context, ds []dim, el int64, span []byte, base int64, w io.Writer) error {
+	n := len(ds)
+	outer, o, inner := ds[:n-2], ds[n-2], ds[n-1]
+	rowBytes := inner.size * el
+	// Rows sit a little more than a row apart in the buffer: at a
+	// power-of-two distance they would compete for the same cache sets.
+	pitch := rowBytes + 64
+	nb := max(1, min(blockRows, blockBytes/pitch))
+	buf := make([]byte, nb*pitch)
+	return rows(ctx, append(slices.Clone(outer), dim{size: 1}), el, func(r row) error {
+		for i0 := int64(0); i0 < o.size; i0 += nb {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			nr := min(nb, o.size-i0)
+			first := base + r.src + i0*o.src
+			for k := int64(0); k < inner.size; k++ {
+				col := row{src: first + k*inner.src, dst: k * el, srcStep: o.src, dstStep: pitch, count: nr}
+				gatherRow(buf, span, col, el)
+			}
+			for i := range nr {
+				if _, err := w.Write(buf[i*pitch : i*pitch+rowBytes]); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
 }
 
 // readFull reads len(p) bytes at off, in pieces so that a cancelled

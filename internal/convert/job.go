@@ -2,10 +2,12 @@ package convert
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"modelgate/internal/safetensors"
 )
@@ -20,6 +22,10 @@ type job struct {
 	res     *FileResult
 	tmp     *os.File
 	tmpPath string
+	// sync makes the output durable before it is renamed into place.
+	sync bool
+	// gatherMu serialises strided gathers (see copyTensor).
+	gatherMu sync.Mutex
 }
 
 // prepare opens the checkpoint, interprets its pickle under the
@@ -30,8 +36,12 @@ func prepare(ctx context.Context, opts *Options, in, out string) (*job, error) {
 	if err != nil {
 		return nil, asRefusal(in, err)
 	}
-	j := &job{in: in, out: out, ck: ck}
-	sd, err := ck.stateDict(ctx, opts.Key)
+	j := &job{in: in, out: out, ck: ck, sync: opts.Sync}
+	maxExp := opts.MaxExpansion
+	if maxExp <= 0 {
+		maxExp = defaultMaxExpansion
+	}
+	sd, err := ck.stateDict(ctx, opts.Key, maxExp)
 	if err != nil {
 		ck.Close()
 		return nil, asRefusal(in, err)
@@ -40,7 +50,7 @@ func prepare(ctx context.Context, opts *Options, in, out string) (*job, error) {
 		ck.Close()
 		return nil, &Refusal{Path: in, Reasons: []string{"the state dict holds no tensors" + skippedHint(sd)}}
 	}
-	j.plan, err = makePlan(sd, ck.size)
+	j.plan, err = makePlan(sd, ck.size, maxExp)
 	if err != nil {
 		ck.Close()
 		return nil, asRefusal(in, err)
@@ -65,6 +75,9 @@ func skippedHint(sd *stateDict) string {
 }
 
 // run writes the output to a temporary file beside it and verifies it.
+// Verification runs beside the copy: each tensor is compared with its
+// source as soon as it is written, while the next one is copied, and the
+// final fsync overlaps the last comparisons.
 func (j *job) run(ctx context.Context) error {
 	descs, err := j.plan.descs()
 	if err != nil {
@@ -84,24 +97,66 @@ func (j *job) run(ctx context.Context) error {
 		return err
 	}
 	layout := w.Layout()
-	for _, ti := range layout {
-		if err := ctx.Err(); err != nil {
-			return err
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	written := make(chan safetensors.TensorInfo, 8)
+	verified := make(chan error, 1)
+	go func() {
+		err := j.compareAll(ctx, written, dataOff)
+		if err != nil {
+			cancel(err)
 		}
-		if err := j.copyTensor(ctx, w, ti.Name); err != nil {
-			return asRefusal(j.in, fmt.Errorf("tensor %q: %w", ti.Name, err))
-		}
+		verified <- err
+	}()
+	werr := j.writeAll(ctx, w, layout, dataOff, written)
+	close(written)
+	synced := make(chan error, 1)
+	if werr == nil && j.sync {
+		go func() { synced <- j.tmp.Sync() }()
+	} else {
+		synced <- nil
 	}
-	if err := w.Close(); err != nil {
-		return err
+	verr := <-verified
+	serr := <-synced
+	switch {
+	case verr != nil && !errors.Is(verr, context.Canceled):
+		return fmt.Errorf("%s: verifying the output: %w", j.out, verr)
+	case werr != nil:
+		return werr
+	case verr != nil:
+		return verr
+	case serr != nil:
+		return serr
 	}
-	if err := j.tmp.Sync(); err != nil {
-		return err
-	}
-	if err := j.verify(ctx, layout, dataOff); err != nil {
+	if err := j.checkHeader(ctx, layout, dataOff); err != nil {
 		return fmt.Errorf("%s: verifying the output: %w", j.out, err)
 	}
 	return nil
+}
+
+// writeAll copies every tensor in layout order, handing each to the
+// comparison once written.
+func (j *job) writeAll(ctx context.Context, w *safetensors.Writer, layout []safetensors.TensorInfo, dataOff int64, written chan<- safetensors.TensorInfo) error {
+	for _, ti := range layout {
+		if err := ctx.Err(); err != nil {
+			return context.Cause(ctx)
+		}
+		if err := j.copyTensor(ctx, w, ti.Name); err != nil {
+			if ctx.Err() != nil {
+				return context.Cause(ctx)
+			}
+			return asRefusal(j.in, fmt.Errorf("tensor %q: %w", ti.Name, err))
+		}
+		if j.sync {
+			startWriteback(j.tmp, dataOff+int64(ti.Begin), int64(ti.End-ti.Begin))
+		}
+		select {
+		case written <- ti:
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+	}
+	return w.Close()
 }
 
 // copyTensor writes one tensor's contiguous bytes. A contiguous view of
@@ -115,6 +170,10 @@ func (j *job) copyTensor(ctx context.Context, w *safetensors.Writer, name string
 	}
 	defer reg.Close()
 	if !t.contiguous() {
+		// One gather at a time between the copy and the comparison, so
+		// memory stays within one view's budget.
+		j.gatherMu.Lock()
+		defer j.gatherMu.Unlock()
 		r := gathered(ctx, t, reg)
 		defer r.Close()
 		return w.WriteTensor(name, r)
@@ -145,7 +204,9 @@ func (j *job) commit() error {
 		return err
 	}
 	j.tmpPath = ""
-	syncDir(filepath.Dir(j.out))
+	if j.sync {
+		syncDir(filepath.Dir(j.out))
+	}
 	return nil
 }
 

@@ -8,10 +8,8 @@ import (
 	"modelgate/internal/safetensors"
 )
 
-// maxExpansion bounds how many bytes a conversion may write beyond the
-// checkpoint's own size: a zero-stride view (an expanded tensor) is
-// materialised, so a tiny file could otherwise ask for terabytes.
-const maxExpansion = 1 << 30
+// defaultMaxExpansion is Options.MaxExpansion's default.
+const defaultMaxExpansion = 1 << 30
 
 // plan is what one output file will hold.
 type plan struct {
@@ -24,7 +22,7 @@ type plan struct {
 }
 
 // makePlan drops duplicate views (tied weights) and lists overlaps.
-func makePlan(sd *stateDict, inputSize int64) (*plan, error) {
+func makePlan(sd *stateDict, inputSize, maxExpansion int64) (*plan, error) {
 	p := &plan{byName: map[string]*tensorRef{}, aliases: map[string]string{}, metadata: map[string]string{"format": "pt"}}
 	groups := map[string][]string{}
 	for _, nt := range sd.Tensors {
@@ -48,7 +46,7 @@ func makePlan(sd *stateDict, inputSize int64) (*plan, error) {
 		p.bytes += nt.T.Bytes()
 	}
 	if p.bytes > inputSize+maxExpansion {
-		return nil, refusef("the tensors would take %d bytes from a %d-byte checkpoint (expanded views are materialised; the limit is %d bytes more than the input)", p.bytes, inputSize, int64(maxExpansion))
+		return nil, refusef("the tensors would take %d bytes from a %d-byte checkpoint (expanded views are materialised; the limit is %d bytes more than the input)", p.bytes, inputSize, maxExpansion)
 	}
 	// The hub's converter records each dropped name with the name kept;
 	// a name that collides with the format key keeps the format.

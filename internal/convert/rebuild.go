@@ -215,7 +215,7 @@ func (w *walker) view(storage, offset, size, stride *pickle.Value, dtype string)
 		return nil, fmt.Errorf("dtype %s has no safetensors equivalent", dtype)
 	}
 	t := &tensorRef{Storage: s, DType: dtype, ElemSize: st.Size, Offset: offset.Int, Shape: shape, Stride: strides}
-	if err := t.check(max(s.Bytes(), maxExpansion)); err != nil {
+	if err := t.check(max(s.Bytes(), w.maxExpansion)); err != nil {
 		return nil, err
 	}
 	return t, nil

@@ -133,7 +133,7 @@ func (c *checkpoint) smallRecord(ctx context.Context, e *archive.ZipEntry) ([]by
 
 // stateDict interprets the data pickle under the conversion allowlist and
 // returns its tensors. Nothing in the pickle is executed.
-func (c *checkpoint) stateDict(ctx context.Context, key string) (*stateDict, error) {
+func (c *checkpoint) stateDict(ctx context.Context, key string, maxExpansion int64) (*stateDict, error) {
 	g := newGuard(c.legacy)
 	var st *pickle.Stream
 	var err error
@@ -165,7 +165,7 @@ func (c *checkpoint) stateDict(ctx context.Context, key string) (*stateDict, err
 	if len(g.reasons) > 0 {
 		return nil, g.refusal()
 	}
-	w := &walker{g: g, tensors: map[*pickle.Value]*tensorRef{}, active: map[*pickle.Value]bool{}}
+	w := &walker{g: g, maxExpansion: maxExpansion, tensors: map[*pickle.Value]*tensorRef{}, active: map[*pickle.Value]bool{}}
 	return w.stateDictOf(st.Result, key)
 }
 

@@ -36,9 +36,11 @@ type stateDict struct {
 // was built by an allowed callable (the guard has checked the calls); it
 // checks the arguments each call was given.
 type walker struct {
-	g       *guard
-	tensors map[*pickle.Value]*tensorRef
-	active  map[*pickle.Value]bool
+	g *guard
+	// maxExpansion bounds one view's output beyond its storage's size.
+	maxExpansion int64
+	tensors      map[*pickle.Value]*tensorRef
+	active       map[*pickle.Value]bool
 }
 
 // refusal is a reason the walk cannot continue.

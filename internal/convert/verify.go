@@ -15,10 +15,26 @@ import (
 // verifyChunk is the unit of the byte comparison.
 const verifyChunk = 4 << 20
 
-// verify reads the written file back: the header must parse, validate
-// cleanly and say exactly what was planned, the file must not double as a
-// zip archive, and every tensor's bytes must equal the source's.
-func (j *job) verify(ctx context.Context, layout []safetensors.TensorInfo, dataOff int64) error {
+// compareAll compares each tensor written with its source, as they come.
+func (j *job) compareAll(ctx context.Context, written <-chan safetensors.TensorInfo, dataOff int64) error {
+	a := make([]byte, verifyChunk)
+	b := make([]byte, verifyChunk)
+	for ti := range written {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		out := io.NewSectionReader(j.tmp, dataOff+int64(ti.Begin), int64(ti.End-ti.Begin))
+		if err := j.compare(ctx, ti.Name, out, a, b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkHeader reads the finished file's header back: it must parse,
+// validate cleanly and say exactly what was planned and compared, and
+// the file must not double as a zip archive.
+func (j *job) checkHeader(ctx context.Context, layout []safetensors.TensorInfo, dataOff int64) error {
 	fi, err := j.tmp.Stat()
 	if err != nil {
 		return err
@@ -51,17 +67,6 @@ func (j *job) verify(ctx context.Context, layout []safetensors.TensorInfo, dataO
 	if !maps.Equal(h.Metadata, j.plan.metadata) {
 		return fmt.Errorf("the metadata reads back as %v", h.Metadata)
 	}
-	a := make([]byte, verifyChunk)
-	b := make([]byte, verifyChunk)
-	for _, ti := range h.Tensors {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		out := io.NewSectionReader(j.tmp, h.DataOffset+int64(ti.Begin), int64(ti.End-ti.Begin))
-		if err := j.compare(ctx, ti.Name, out, a, b); err != nil {
-			return err
-		}
-	}
 	return nil
 }
 
@@ -79,6 +84,8 @@ func (j *job) compare(ctx context.Context, name string, out io.Reader, a, b []by
 		off, n := t.contiguousRange()
 		src = io.NewSectionReader(reg.r, reg.off+off, n)
 	} else {
+		j.gatherMu.Lock()
+		defer j.gatherMu.Unlock()
 		g := gathered(ctx, t, reg)
 		defer g.Close()
 		src = g

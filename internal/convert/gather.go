@@ -149,29 +149,83 @@ func (t *tensorRef) contiguousRange() (off, n int64) {
 	return t.Offset * t.ElemSize, t.Bytes()
 }
 
+// scratch is the memory of one gather at a time, reused from one view
+// to the next so that a run of large strided views does not leave a trail
+// of garbage for the collector to catch up with. A nil *scratch
+// allocates afresh.
+type scratch struct {
+	span, block, chunk []byte
+	bw                 *bufio.Writer
+}
+
+// take returns n bytes of *b, growing it if needed (contents not cleared).
+func take(b *[]byte, n int64) []byte {
+	if int64(cap(*b)) < n {
+		*b = nil // let the old one go before the new one is made
+		*b = make([]byte, n)
+	}
+	return (*b)[:n]
+}
+
+func (s *scratch) get(which func(*scratch) *[]byte, n int64) []byte {
+	if s == nil {
+		return make([]byte, n)
+	}
+	return take(which(s), n)
+}
+
+func spanBuf(s *scratch) *[]byte  { return &s.span }
+func blockBuf(s *scratch) *[]byte { return &s.block }
+func chunkBuf(s *scratch) *[]byte { return &s.chunk }
+
+// writer returns a buffered writer to w.
+func (s *scratch) writer(w io.Writer) *bufio.Writer {
+	if s == nil {
+		return bufio.NewWriterSize(w, copyChunk)
+	}
+	if s.bw == nil {
+		s.bw = bufio.NewWriterSize(w, copyChunk)
+	}
+	s.bw.Reset(w)
+	return s.bw
+}
+
 // gathered returns a reader of a strided view's bytes in output order.
-// Closing it stops the work.
-func gathered(ctx context.Context, t *tensorRef, reg *region) io.ReadCloser {
+// Close stops the work and returns once sc is no longer in use.
+func gathered(ctx context.Context, t *tensorRef, reg *region, sc *scratch) io.ReadCloser {
 	pr, pw := io.Pipe()
+	g := &gatherReader{PipeReader: pr, done: make(chan struct{})}
 	go func() {
-		bw := bufio.NewWriterSize(pw, copyChunk)
-		err := gather(ctx, t, reg, bw)
+		defer close(g.done)
+		bw := sc.writer(pw)
+		err := gatherWithin(ctx, t, reg, bw, spanBudgetMin, gatherWindow, sc)
 		if err == nil {
 			err = bw.Flush()
 		}
 		pw.CloseWithError(err)
 	}()
-	return pr
+	return g
+}
+
+type gatherReader struct {
+	*io.PipeReader
+	done chan struct{}
+}
+
+func (g *gatherReader) Close() error {
+	err := g.PipeReader.Close()
+	<-g.done
+	return err
 }
 
 // gather writes a strided view's bytes in output order to w.
 func gather(ctx context.Context, t *tensorRef, reg *region, w io.Writer) error {
-	return gatherWithin(ctx, t, reg, w, spanBudgetMin, gatherWindow)
+	return gatherWithin(ctx, t, reg, w, spanBudgetMin, gatherWindow, nil)
 }
 
 // gatherWithin is gather with its memory budgets as parameters (tests
 // make them small).
-func gatherWithin(ctx context.Context, t *tensorRef, reg *region, w io.Writer, spanBudget, window int64) error {
+func gatherWithin(ctx context.Context, t *tensorRef, reg *region, w io.Writer, spanBudget, window int64, sc *scratch) error {
 	if t.Numel() == 0 {
 		return nil
 	}
@@ -183,17 +237,17 @@ func gatherWithin(ctx context.Context, t *tensorRef, reg *region, w io.Writer, s
 	base := t.Offset * t.ElemSize
 	el := t.ElemSize
 	if end-start <= max(spanBudget, t.Bytes()) {
-		span := make([]byte, end-start)
+		span := sc.get(spanBuf, end-start)
 		if err := readFull(ctx, reg.r, span, reg.off+start); err != nil {
 			return err
 		}
 		if n := len(ds); n >= 2 && ds[n-2].src < ds[n-1].src && ds[n-1].size >= 16 {
-			return gatherBlocked(ctx, ds, el, span, base-start, w)
+			return gatherBlocked(ctx, ds, el, span, base-start, w, sc)
 		}
 		// Output order: rows come out contiguous; gather them into a
 		// chunk and write it when full (a row longer than the chunk is
 		// split).
-		chunk := make([]byte, max(copyChunk, el))
+		chunk := sc.get(chunkBuf, max(copyChunk, el))
 		fill := int64(0)
 		flush := func() error {
 			_, err := w.Write(chunk[:fill])
@@ -225,7 +279,7 @@ func gatherWithin(ctx context.Context, t *tensorRef, reg *region, w io.Writer, s
 	}
 	// Sparse in a large storage: walk the storage in order through a
 	// window, placing each element where the output wants it.
-	out := make([]byte, t.Bytes())
+	out := sc.get(spanBuf, t.Bytes())
 	order := slices.Clone(ds)
 	slices.SortStableFunc(order, func(a, b dim) int {
 		switch {
@@ -236,7 +290,7 @@ func gatherWithin(ctx context.Context, t *tensorRef, reg *region, w io.Writer, s
 		}
 		return 0
 	})
-	win := make([]byte, max(min(window, end-start), el))
+	win := sc.get(blockBuf, max(min(window, end-start), el))
 	winStart, winEnd := int64(-1), int64(-1)
 	load := func(at int64) error {
 		winStart = at
@@ -283,7 +337,7 @@ const (
 // matrix): output rows are filled blockRows at a time, column by column,
 // so that each source cache line is read once for all the rows it
 // serves instead of once per row.
-func gatherBlocked(ctx context.Context, ds []dim, el int64, span []byte, base int64, w io.Writer) error {
+func gatherBlocked(ctx context.Context, ds []dim, el int64, span []byte, base int64, w io.Writer, sc *scratch) error {
 	n := len(ds)
 	outer, o, inner := ds[:n-2], ds[n-2], ds[n-1]
 	rowBytes := inner.size * el
@@ -291,7 +345,7 @@ func gatherBlocked(ctx context.Context, ds []dim, el int64, span []byte, base in
 	// power-of-two distance they would compete for the same cache sets.
 	pitch := rowBytes + 64
 	nb := max(1, min(blockRows, blockBytes/pitch))
-	buf := make([]byte, nb*pitch)
+	buf := sc.get(blockBuf, nb*pitch)
 	return rows(ctx, append(slices.Clone(outer), dim{size: 1}), el, func(r row) error {
 		for i0 := int64(0); i0 < o.size; i0 += nb {
 			if err := ctx.Err(); err != nil {

@@ -77,10 +77,12 @@ func TestGatherMatchesNaive(t *testing.T) {
 		}
 		reg := &region{r: bytes.NewReader(append([]byte("prefix"), storage...)), off: 6, size: int64(len(storage))}
 		want := naiveGather(v, storage)
-		// Whole-span mode, then the windowed mode with tiny windows.
+		// Whole-span mode, then the windowed mode with tiny windows,
+		// reusing one scratch buffer as a job does.
+		var sc scratch
 		for _, b := range [][2]int64{{1 << 20, 1 << 20}, {0, 3}, {0, 16}, {0, 1}} {
 			var got bytes.Buffer
-			if err := gatherWithin(ctx, v, reg, &got, b[0], b[1]); err != nil {
+			if err := gatherWithin(ctx, v, reg, &got, b[0], b[1], &sc); err != nil {
 				t.Fatalf("view %d (%v %v +%d, el %d) budgets %v: %v", i, v.Shape, v.Stride, v.Offset, v.ElemSize, b, err)
 			}
 			if !bytes.Equal(got.Bytes(), want) {

@@ -24,8 +24,10 @@ type job struct {
 	tmpPath string
 	// sync makes the output durable before it is renamed into place.
 	sync bool
-	// gatherMu serialises strided gathers (see copyTensor).
+	// gatherMu serialises strided gathers (see copyTensor), which share
+	// scratch.
 	gatherMu sync.Mutex
+	scratch  scratch
 }
 
 // prepare opens the checkpoint, interprets its pickle under the
@@ -174,7 +176,7 @@ func (j *job) copyTensor(ctx context.Context, w *safetensors.Writer, name string
 		// memory stays within one view's budget.
 		j.gatherMu.Lock()
 		defer j.gatherMu.Unlock()
-		r := gathered(ctx, t, reg)
+		r := gathered(ctx, t, reg, &j.scratch)
 		defer r.Close()
 		return w.WriteTensor(name, r)
 	}

@@ -13,7 +13,7 @@ import (
 )
 
 // verifyChunk is the unit of the byte comparison.
-const verifyChunk = 4 << 20
+const verifyChunk = 1 << 20
 
 // compareAll compares each tensor written with its source, as they come.
 func (j *job) compareAll(ctx context.Context, written <-chan safetensors.TensorInfo, dataOff int64) error {
@@ -86,7 +86,7 @@ func (j *job) compare(ctx context.Context, name string, out io.Reader, a, b []by
 	} else {
 		j.gatherMu.Lock()
 		defer j.gatherMu.Unlock()
-		g := gathered(ctx, t, reg)
+		g := gathered(ctx, t, reg, &j.scratch)
 		defer g.Close()
 		src = g
 	}

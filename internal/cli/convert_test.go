@@ -153,6 +153,14 @@ func TestConvertFromHub(t *testing.T) {
 		t.Errorf("output folder holds %v", names)
 	}
 
+	// One file of a repository, named by its path.
+	out = t.TempDir()
+	code, _, stderr = run(t, env, "convert", "--out", out, "hf://acme/tiny/pytorch_model-00002-of-00002.bin")
+	if code != ExitOK {
+		t.Fatalf("one file: exit %d: %s", code, stderr)
+	}
+	readSafetensors(t, filepath.Join(out, "model-00002-of-00002.safetensors"))
+
 	// A dangerous checkpoint is refused from its remote scan: nothing is
 	// downloaded or written.
 	bad, err := os.ReadFile(filepath.Join("..", "..", "testdata", "corpus", "malicious", "torch", "injected_data_pkl.bin"))

@@ -189,6 +189,9 @@ func prescan(ctx context.Context, opts *Options, paths []string) error {
 
 // File converts one checkpoint to one safetensors file.
 func File(ctx context.Context, in, out string, opts Options) (*Result, error) {
+	if sameFile(in, out) {
+		return nil, fmt.Errorf("%s: the output would replace the input", out)
+	}
 	if err := checkOutputs(opts.Force, out); err != nil {
 		return nil, err
 	}
@@ -207,6 +210,16 @@ func File(ctx context.Context, in, out string, opts Options) (*Result, error) {
 		return nil, err
 	}
 	return &Result{Files: []*FileResult{j.res}}, nil
+}
+
+// sameFile reports two paths naming one existing file.
+func sameFile(a, b string) bool {
+	fa, err := os.Stat(a)
+	if err != nil {
+		return false
+	}
+	fb, err := os.Stat(b)
+	return err == nil && os.SameFile(fa, fb)
 }
 
 // checkOutputs refuses to replace files unless forced.

@@ -245,7 +245,7 @@ func TestShardedDir(t *testing.T) {
 		t.Errorf("second conversion: %v, want ErrExists", err)
 	}
 	opts := testOptions(t)
-	opts.Force = true
+	opts.Force, opts.Sync = true, true
 	if _, err := Dir(context.Background(), "testdata/sharded", out, opts); err != nil {
 		t.Errorf("forced: %v", err)
 	}
@@ -264,6 +264,21 @@ func TestSingleDir(t *testing.T) {
 	checkFile(t, filepath.Join(out, STWeights), want, res.Files[0])
 	if _, err := Dir(context.Background(), "testdata", out, testOptions(t)); err == nil || !strings.Contains(err.Error(), "neither") {
 		t.Errorf("a folder without weights: %v", err)
+	}
+}
+
+func TestOutputIsNotInput(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "model.safetensors")
+	b, _ := os.ReadFile("testdata/tied.pt")
+	os.WriteFile(in, b, 0o644)
+	opts := testOptions(t)
+	opts.Force = true
+	if _, err := File(context.Background(), in, in, opts); err == nil || !strings.Contains(err.Error(), "replace the input") {
+		t.Errorf("converting a file onto itself: %v", err)
+	}
+	if got, _ := os.ReadFile(in); string(got) != string(b) {
+		t.Error("the input changed")
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 
 	"modelgate/internal/archive"
 	"modelgate/internal/format/torchlegacy"
@@ -26,6 +27,9 @@ type checkpoint struct {
 	lim    *limits.Limits
 	// tempDir is where decompressed storages spill ("" for the default).
 	tempDir string
+	// byKey indexes a legacy file's storages; built by legacyIndex.
+	byKey     map[string]int
+	indexOnce sync.Once
 }
 
 // region is a storage's bytes: size bytes at off in r. f is set when the
@@ -192,6 +196,19 @@ func storedOrDeflated(e *archive.ZipEntry) error {
 	return nil
 }
 
+// legacyIndex maps storage keys to c.lf.Storages. A key listed twice is
+// read twice by torch's loader into the same storage, so the last copy
+// is what it holds.
+func (c *checkpoint) legacyIndex() map[string]int {
+	c.indexOnce.Do(func() {
+		c.byKey = make(map[string]int, len(c.lf.Storages))
+		for i, ls := range c.lf.Storages {
+			c.byKey[ls.Key] = i
+		}
+	})
+	return c.byKey
+}
+
 // region returns the bytes of a storage the data pickle named. The caller
 // closes it.
 func (c *checkpoint) region(ctx context.Context, s *storageRef) (*region, error) {
@@ -218,11 +235,8 @@ func (c *checkpoint) rootRegion(ctx context.Context, s *storageRef) (*region, er
 		want = -1 // a view's numel is the view's; the root's size is checked where it was first named
 	}
 	if c.legacy {
-		for i := range c.lf.Storages {
+		if i, ok := c.legacyIndex()[s.Key]; ok {
 			ls := &c.lf.Storages[i]
-			if ls.Key != s.Key {
-				continue
-			}
 			if ls.HeaderNumel != ls.Numel {
 				return nil, refusef("storage %q holds %d elements; the data pickle says %d (torch.load fails)", s.Key, ls.HeaderNumel, ls.Numel)
 			}

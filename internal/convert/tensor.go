@@ -149,19 +149,6 @@ func (t *tensorRef) contiguous() bool {
 	return true
 }
 
-// sameView reports two tensors that are the same bytes read the same way.
-func sameView(a, b *tensorRef) bool {
-	if a.Storage.Key != b.Storage.Key || a.DType != b.DType || a.Offset+a.Storage.ViewOffset != b.Offset+b.Storage.ViewOffset || len(a.Shape) != len(b.Shape) {
-		return false
-	}
-	for i := range a.Shape {
-		if a.Shape[i] != b.Shape[i] || (a.Shape[i] > 1 && a.Stride[i] != b.Stride[i]) {
-			return false
-		}
-	}
-	return true
-}
-
 // viewKey identifies a tensor's exact view of its root storage, for
 // grouping aliases.
 func viewKey(t *tensorRef) string {

@@ -64,6 +64,7 @@ func commands() map[string]command {
 		"watch":   {"follow a hub's new uploads, scan them and raise signed alerts (see docs/gate.md)", runWatch},
 		"worker":  {"take scan jobs from the gate's store and queue (scale-out; see docs/gate.md)", runWorker},
 		"version": {"print the version", runVersion},
+		"convert": {"convert pickle checkpoints to safetensors without running them", runConvert},
 
 		"sandbox":  {"run a command isolated from the network, the host's files and secrets", runSandbox},
 		"detonate": {"load a pickle-based model in the sandbox and report what it tries", runDetonate},

@@ -13,11 +13,6 @@ import (
 	"modelgate/internal/scan"
 )
 
-// pending lists manifest formats whose analyzers are not built yet, with
-// the issue that builds them. A format leaves this list when its issue
-// lands; the test then holds every sample of it to its expected verdict.
-var pending = map[string]string{}
-
 // TestManifest scans every corpus file as a user would and compares the
 // verdict with the manifest: malicious files fail a default scan; benign
 // ones pass with no suspicious or dangerous import.
@@ -33,9 +28,6 @@ func TestManifest(t *testing.T) {
 	rules := s.Rules()
 	for _, e := range entries {
 		t.Run(e.Path, func(t *testing.T) {
-			if issue, ok := pending[e.Format]; ok {
-				t.Skipf("format %s is built by issue %s", e.Format, issue)
-			}
 			path := filepath.Join(Dir(), e.Path)
 			b, err := os.ReadFile(path)
 			if err != nil {

@@ -212,7 +212,7 @@ func printConverted(w io.Writer, res *convert.Result) {
 		if f.Key != "" {
 			key = fmt.Sprintf(", from entry %q", f.Key)
 		}
-		fmt.Fprintf(w, "converted %s → %s (%s%s): %d tensors, %s, verified\n", f.Input, f.Output, f.Format, key, f.Tensors, human(f.Bytes))
+		fmt.Fprintf(w, "converted %s → %s (%s%s): %d tensors, %s, verified\n", f.Input, f.Output, f.Format, key, f.Tensors, report.HumanBytes(f.Bytes))
 		if len(f.Aliases) > 0 {
 			dropped := make([]string, 0, len(f.Aliases))
 			for d := range f.Aliases {

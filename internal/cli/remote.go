@@ -11,6 +11,7 @@ import (
 
 	"modelgate/internal/hub"
 	"modelgate/internal/hubsource"
+	"modelgate/internal/report"
 	"modelgate/internal/scan"
 	"modelgate/internal/verdictcache"
 )
@@ -57,7 +58,7 @@ func (r *remote) resolved(res hubsource.Resolution) {
 	if res.Files == 1 {
 		files = "file"
 	}
-	fmt.Fprintf(r.env.Stderr, "modelgate: %s: %s is commit %s (%d %s, %s)\n", res.Ref.At(""), rev, res.Commit, res.Files, files, human(res.Bytes))
+	fmt.Fprintf(r.env.Stderr, "modelgate: %s: %s is commit %s (%d %s, %s)\n", res.Ref.At(""), rev, res.Commit, res.Files, files, report.HumanBytes(res.Bytes))
 }
 
 // finish reports what was read from the hub.
@@ -65,19 +66,7 @@ func (r *remote) finish() {
 	if r.client == nil || r.quiet {
 		return
 	}
-	fmt.Fprintf(r.env.Stderr, "modelgate: read %s from %s in %d requests\n", human(r.client.BytesRead()), r.client.Endpoint(), r.client.Requests())
-}
-
-func human(n int64) string {
-	switch {
-	case n < 1<<10:
-		return fmt.Sprintf("%d B", n)
-	case n < 1<<20:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	case n < 1<<30:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	}
-	return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
+	fmt.Fprintf(r.env.Stderr, "modelgate: read %s from %s in %d requests\n", report.HumanBytes(r.client.BytesRead()), r.client.Endpoint(), r.client.Requests())
 }
 
 // sourcesFor turns command-line targets into scan sources: local paths,

@@ -95,7 +95,7 @@ func WriteText(w io.Writer, r *Report, o TextOptions) error {
 		} else if notable {
 			label = o.paint(ansiYel, "warn")
 		}
-		fmt.Fprintf(&b, "%s  %s  (%s, %s", label, o.paint(ansiBold, Sanitize(f.Path)), f.Format, humanBytes(f.Size))
+		fmt.Fprintf(&b, "%s  %s  (%s, %s", label, o.paint(ansiBold, Sanitize(f.Path)), f.Format, HumanBytes(f.Size))
 		if f.Status != StatusComplete {
 			fmt.Fprintf(&b, ", %s", f.Status)
 		}
@@ -160,7 +160,7 @@ func WriteText(w io.Writer, r *Report, o TextOptions) error {
 		verdict = o.paint(ansiBold+ansiRed, "FAIL")
 	}
 	fmt.Fprintf(&b, "%s: %d files (%s) scanned, %d failing at %s%s, %d clean; findings: %d critical, %d high, %d medium, %d low, %d info",
-		verdict, s.Files, humanBytes(s.Bytes), failing, o.Threshold, strictNote(o.Strict), clean,
+		verdict, s.Files, HumanBytes(s.Bytes), failing, o.Threshold, strictNote(o.Strict), clean,
 		s.Findings["critical"], s.Findings["high"], s.Findings["medium"], s.Findings["low"], s.Findings["info"])
 	if n := s.Statuses[StatusPartial] + s.Statuses[StatusError]; n > 0 {
 		fmt.Fprintf(&b, "; %d not fully checked", n)
@@ -196,7 +196,8 @@ func truncate(s string, n int) string {
 	return s[:n] + "…"
 }
 
-func humanBytes(n int64) string {
+// HumanBytes formats a byte count in B, KiB, MiB or GiB.
+func HumanBytes(n int64) string {
 	switch {
 	case n < 1<<10:
 		return fmt.Sprintf("%d B", n)

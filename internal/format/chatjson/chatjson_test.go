@@ -1,10 +1,9 @@
 package chatjson_test
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
+	"modelgate/internal/scantest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,13 +12,7 @@ import (
 	"modelgate/internal/finding"
 	"modelgate/internal/format/chatjson"
 	"modelgate/internal/report"
-	"modelgate/internal/scan"
 )
-
-func scanBytes(t *testing.T, name string, b []byte) *report.File {
-	t.Helper()
-	return scan.New(scan.Options{}).ScanReader(context.Background(), name, bytes.NewReader(b), int64(len(b)), "")
-}
 
 func fails(res *report.File) bool {
 	return report.FileFails(res, finding.High, false, finding.Default())
@@ -56,14 +49,14 @@ func TestBenignTemplates(t *testing.T) {
 	}
 	for _, p := range files {
 		src, _ := os.ReadFile(p)
-		res := scanBytes(t, "tokenizer_config.json", tokenizerConfig(t, string(src)))
+		res := scantest.Bytes(t, "tokenizer_config.json", tokenizerConfig(t, string(src)))
 		if res.Format != "json" || len(res.Findings) != 0 || res.Status != report.StatusComplete {
 			t.Errorf("%s: format %s status %s findings %v", p, res.Format, res.Status, res.Findings)
 		}
 	}
 	// The list form with several named templates.
 	list := []map[string]string{{"name": "default", "template": "{{ messages[0].content }}"}, {"name": "tool_use", "template": "{% for t in tools %}{{ t|tojson }}{% endfor %}"}}
-	if res := scanBytes(t, "tokenizer_config.json", tokenizerConfig(t, list)); len(res.Findings) != 0 || res.Format != "json" {
+	if res := scantest.Bytes(t, "tokenizer_config.json", tokenizerConfig(t, list)); len(res.Findings) != 0 || res.Format != "json" {
 		t.Errorf("list form: %s %v", res.Format, res.Findings)
 	}
 }
@@ -79,7 +72,7 @@ func TestAttacks(t *testing.T) {
 		"bom":           append([]byte("\xef\xbb\xbf"), tokenizerConfig(t, payload)...),
 	}
 	for name, b := range cases {
-		res := scanBytes(t, "renamed.txt", b)
+		res := scantest.Bytes(t, "renamed.txt", b)
 		if res.Format != "json" || !fails(res) {
 			t.Errorf("%s: format %s, findings %v", name, res.Format, res.Findings)
 		}
@@ -101,7 +94,7 @@ func TestTemplateAfterProbe(t *testing.T) {
 	if b.Len() < 100<<10 {
 		t.Fatalf("config too small (%d)", b.Len())
 	}
-	res := scanBytes(t, "tokenizer_config.json", []byte(b.String()))
+	res := scantest.Bytes(t, "tokenizer_config.json", []byte(b.String()))
 	if res.Format != "json" || !fails(res) {
 		t.Errorf("format %s findings %v", res.Format, res.Findings)
 	}
@@ -132,7 +125,7 @@ func TestNotMatched(t *testing.T) {
 		"not json":    []byte("chat_template = 1"),
 		"binary gguf": []byte("GGUF\x03\x00\x00\x00"),
 	} {
-		res := scanBytes(t, "f", b)
+		res := scantest.Bytes(t, "f", b)
 		if res.Format == "json" {
 			t.Errorf("%s matched", name)
 		}
@@ -147,7 +140,7 @@ func TestMalformed(t *testing.T) {
 		"deep":        []byte(`{"chat_template": "x", "a": ` + strings.Repeat("[", 1000) + strings.Repeat("]", 1000) + `}`),
 		"before fail": []byte(`{"chat_template": "{{ ''.__class__ }}", "a": [1, 2`),
 	} {
-		res := scanBytes(t, "f.json", b)
+		res := scantest.Bytes(t, "f.json", b)
 		if res.Status == report.StatusComplete {
 			t.Errorf("%s: complete, findings %v", name, res.Findings)
 		}

@@ -3,6 +3,7 @@ package ggufscan_test
 import (
 	"bytes"
 	"context"
+	"modelgate/internal/scantest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,7 +12,6 @@ import (
 	"modelgate/internal/finding"
 	"modelgate/internal/gguf"
 	"modelgate/internal/report"
-	"modelgate/internal/scan"
 )
 
 func model(t *testing.T, kvs []gguf.Meta) []byte {
@@ -23,12 +23,6 @@ func model(t *testing.T, kvs []gguf.Meta) []byte {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
-}
-
-func scanBytes(t *testing.T, name string, b []byte) *report.File {
-	t.Helper()
-	s := scan.New(scan.Options{})
-	return s.ScanReader(context.Background(), name, bytes.NewReader(b), int64(len(b)), "")
 }
 
 func rules(res *report.File) map[string]finding.Severity {
@@ -55,7 +49,7 @@ func TestBenignTemplates(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		res := scanBytes(t, filepath.Base(p)+".gguf", model(t, []gguf.Meta{{Key: "tokenizer.chat_template", Value: string(src)}}))
+		res := scantest.Bytes(t, filepath.Base(p)+".gguf", model(t, []gguf.Meta{{Key: "tokenizer.chat_template", Value: string(src)}}))
 		if res.Format != "gguf" || len(res.Findings) != 0 || res.Status != report.StatusComplete {
 			t.Errorf("%s: format %s status %s findings %v", p, res.Format, res.Status, res.Findings)
 		}
@@ -75,7 +69,7 @@ func TestAttacks(t *testing.T) {
 	}
 	for _, tc := range cases {
 		// Renamed: detection is by content.
-		res := scanBytes(t, tc.name+".bin", model(t, tc.kvs))
+		res := scantest.Bytes(t, tc.name+".bin", model(t, tc.kvs))
 		if res.Format != "gguf" {
 			t.Errorf("%s: detected as %s", tc.name, res.Format)
 		}
@@ -83,7 +77,7 @@ func TestAttacks(t *testing.T) {
 			t.Errorf("%s: want %s failing the scan, got %v", tc.name, tc.rule, res.Findings)
 		}
 	}
-	dup := scanBytes(t, "dup.gguf", model(t, []gguf.Meta{{Key: "tokenizer.chat_template", Value: "a"}, {Key: "tokenizer.chat_template", Value: "b"}}))
+	dup := scantest.Bytes(t, "dup.gguf", model(t, []gguf.Meta{{Key: "tokenizer.chat_template", Value: "a"}, {Key: "tokenizer.chat_template", Value: "b"}}))
 	if _, ok := rules(dup)[finding.RuleGGUFDuplicate]; !ok {
 		t.Errorf("duplicate template key not reported: %v", dup.Findings)
 	}
@@ -98,7 +92,7 @@ func TestBrokenHeaderAfterTemplate(t *testing.T) {
 		t.Fatal(err)
 	}
 	cut := b[:f.Tensors[0].InfoOffset+5]
-	res := scanBytes(t, "cut.gguf", cut)
+	res := scantest.Bytes(t, "cut.gguf", cut)
 	r := rules(res)
 	if _, ok := r[finding.RuleJinjaDunder]; !ok {
 		t.Errorf("template before the break not checked: %v", res.Findings)
@@ -115,7 +109,7 @@ func TestTensorIndex(t *testing.T) {
 	off := ti.InfoOffset + 8 + int64(len(ti.Name)) + 4 + 8*int64(len(ti.Dims)) + 4
 	c := bytes.Clone(b)
 	copy(c[off:], []byte{0, 0, 0, 0, 1, 0, 0, 0}) // offset 1<<32: past the end
-	res := scanBytes(t, "index.gguf", c)
+	res := scantest.Bytes(t, "index.gguf", c)
 	if _, ok := rules(res)[finding.RuleGGUFTensorIndex]; !ok {
 		t.Errorf("bad offset not reported: %v", res.Findings)
 	}
@@ -123,7 +117,7 @@ func TestTensorIndex(t *testing.T) {
 
 func TestTemplateLimit(t *testing.T) {
 	huge := "{{ " + strings.Repeat("(", 200) + "1" + strings.Repeat(")", 200) + " }}"
-	res := scanBytes(t, "deep.gguf", model(t, []gguf.Meta{{Key: "tokenizer.chat_template", Value: huge}}))
+	res := scantest.Bytes(t, "deep.gguf", model(t, []gguf.Meta{{Key: "tokenizer.chat_template", Value: huge}}))
 	if _, ok := rules(res)[finding.RuleLimit]; !ok || !fails(res) {
 		t.Errorf("nesting limit not reported: %v", res.Findings)
 	}

@@ -1,8 +1,6 @@
 package kerash5_test
 
 import (
-	"bytes"
-	"context"
 	"encoding/binary"
 	"os"
 	"path/filepath"
@@ -13,25 +11,8 @@ import (
 	"modelgate/internal/finding"
 	"modelgate/internal/format/kerash5"
 	"modelgate/internal/report"
-	"modelgate/internal/scan"
+	"modelgate/internal/scantest"
 )
-
-func scanBytes(t *testing.T, name string, b []byte) *report.File {
-	t.Helper()
-	s := scan.New(scan.Options{})
-	return s.ScanReader(context.Background(), name, bytes.NewReader(b), int64(len(b)), "")
-}
-
-func rules(res *report.File, min finding.Severity) []string {
-	var out []string
-	for _, f := range res.Findings {
-		if f.Severity >= min && !slices.Contains(out, f.Rule) {
-			out = append(out, f.Rule)
-		}
-	}
-	slices.Sort(out)
-	return out
-}
 
 // TestFixtures scans h5py-made files (testdata/gen.py) under a name with
 // no extension: detection is by content.
@@ -60,17 +41,17 @@ func TestFixtures(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			res := scanBytes(t, "renamed.bin", b)
+			res := scantest.Bytes(t, "renamed.bin", b)
 			if res.Format != "keras-h5" {
 				t.Fatalf("format %s", res.Format)
 			}
-			if got := rules(res, finding.High); !slices.Equal(got, want[name]) {
+			if got := scantest.Rules(res, finding.High); !slices.Equal(got, want[name]) {
 				t.Errorf("rules %v, want %v; findings %v", got, want[name], res.Findings)
 			}
 			if res.Status != report.StatusComplete {
 				t.Errorf("status %s: %s", res.Status, res.Error)
 			}
-			if got := rules(res, finding.Medium); strings.HasPrefix(name, "benign") && len(got) > 0 {
+			if got := scantest.Rules(res, finding.Medium); strings.HasPrefix(name, "benign") && len(got) > 0 {
 				t.Errorf("benign file has findings: %v", res.Findings)
 			}
 		})
@@ -79,8 +60,8 @@ func TestFixtures(t *testing.T) {
 
 func TestWeightsOnlyIsInfo(t *testing.T) {
 	b, _ := os.ReadFile("testdata/weights_only.h5")
-	res := scanBytes(t, "model.weights.h5", b)
-	if got := rules(res, finding.Info); !slices.Equal(got, []string{finding.RuleKerasNoConfig}) {
+	res := scantest.Bytes(t, "model.weights.h5", b)
+	if got := scantest.Rules(res, finding.Info); !slices.Equal(got, []string{finding.RuleKerasNoConfig}) {
 		t.Errorf("findings %v", res.Findings)
 	}
 }
@@ -93,19 +74,19 @@ func TestRawFallback(t *testing.T) {
 	// Superblock v0 with 8-byte addresses: the root symbol table entry's
 	// object header address is at byte 64.
 	binary.LittleEndian.PutUint64(b[64:], uint64(len(b))+4096)
-	res := scanBytes(t, "broken.h5", b)
-	got := rules(res, finding.Medium)
+	res := scantest.Bytes(t, "broken.h5", b)
+	got := scantest.Rules(res, finding.Medium)
 	if !slices.Contains(got, finding.RuleKerasLambda) || !slices.Contains(got, finding.RuleHDF5StructureUnknown) {
 		t.Errorf("findings %v", res.Findings)
 	}
 	b, _ = os.ReadFile("testdata/benign_keras2.h5")
 	b = slices.Clone(b)
 	binary.LittleEndian.PutUint64(b[64:], uint64(len(b))+4096)
-	res = scanBytes(t, "broken.h5", b)
-	if got := rules(res, finding.High); len(got) > 0 {
+	res = scantest.Bytes(t, "broken.h5", b)
+	if got := scantest.Rules(res, finding.High); len(got) > 0 {
 		t.Errorf("benign broken file: %v", res.Findings)
 	}
-	if got := rules(res, finding.Medium); !slices.Equal(got, []string{finding.RuleHDF5StructureUnknown}) {
+	if got := scantest.Rules(res, finding.Medium); !slices.Equal(got, []string{finding.RuleHDF5StructureUnknown}) {
 		t.Errorf("benign broken file: %v", res.Findings)
 	}
 }

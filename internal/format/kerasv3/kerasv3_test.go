@@ -2,7 +2,6 @@ package kerasv3_test
 
 import (
 	"bytes"
-	"context"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,24 +12,8 @@ import (
 	"modelgate/internal/format"
 	"modelgate/internal/format/kerasv3"
 	"modelgate/internal/report"
-	"modelgate/internal/scan"
+	"modelgate/internal/scantest"
 )
-
-func scanBytes(t *testing.T, name string, b []byte) *report.File {
-	t.Helper()
-	return scan.New(scan.Options{}).ScanReader(context.Background(), name, bytes.NewReader(b), int64(len(b)), "")
-}
-
-func rules(res *report.File, min finding.Severity) []string {
-	var out []string
-	for _, f := range res.Findings {
-		if f.Severity >= min && !slices.Contains(out, f.Rule) {
-			out = append(out, f.Rule)
-		}
-	}
-	slices.Sort(out)
-	return out
-}
 
 // TestFixtures scans zips written like Keras 3's saving_lib (testdata/gen.py)
 // under a name without the .keras extension.
@@ -60,17 +43,17 @@ func TestFixtures(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			res := scanBytes(t, "upload.zip", b)
+			res := scantest.Bytes(t, "upload.zip", b)
 			if res.Format != "keras-v3" {
 				t.Fatalf("format %s", res.Format)
 			}
-			if got := rules(res, finding.High); !slices.Equal(got, want[name]) {
+			if got := scantest.Rules(res, finding.High); !slices.Equal(got, want[name]) {
 				t.Errorf("rules %v, want %v; findings %v", got, want[name], res.Findings)
 			}
 			if res.Status != report.StatusComplete {
 				t.Errorf("status %s: %s", res.Status, res.Error)
 			}
-			if strings.HasPrefix(name, "benign") && len(rules(res, finding.Medium)) > 0 {
+			if strings.HasPrefix(name, "benign") && len(scantest.Rules(res, finding.Medium)) > 0 {
 				t.Errorf("benign archive has findings: %v", res.Findings)
 			}
 		})
@@ -79,7 +62,7 @@ func TestFixtures(t *testing.T) {
 
 func TestMembers(t *testing.T) {
 	b, _ := os.ReadFile("testdata/malicious_weights_h5.keras")
-	res := scanBytes(t, "m.keras", b)
+	res := scantest.Bytes(t, "m.keras", b)
 	var found bool
 	for _, m := range res.Members {
 		if m.Path == "model.weights.h5" && m.Format == "keras-h5" {
@@ -95,7 +78,7 @@ func TestMembers(t *testing.T) {
 		}
 	}
 	b, _ = os.ReadFile("testdata/malicious_torch_wrapper.keras")
-	res = scanBytes(t, "m.keras", b)
+	res = scantest.Bytes(t, "m.keras", b)
 	for _, f := range res.Findings {
 		if f.Rule == finding.RulePickleDangerous && f.Member != "config.json!TorchModuleWrapper.module" {
 			t.Errorf("pickle finding in member %q", f.Member)
@@ -130,8 +113,8 @@ func TestBrokenZip(t *testing.T) {
 	b = slices.Clone(b)
 	i := bytes.LastIndex(b, []byte("PK\x05\x06"))
 	b[i+8], b[i+10] = 9, 9 // entries on this disk, total entries
-	res := scanBytes(t, "broken.keras", b)
-	got := rules(res, finding.Medium)
+	res := scantest.Bytes(t, "broken.keras", b)
+	got := scantest.Rules(res, finding.Medium)
 	if !slices.Contains(got, finding.RuleKerasUnsafeObject) || !slices.Contains(got, finding.RuleParseError) {
 		t.Errorf("findings %v", res.Findings)
 	}

@@ -2,7 +2,6 @@ package onnx_test
 
 import (
 	"bytes"
-	"context"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,30 +12,8 @@ import (
 	"modelgate/internal/format"
 	"modelgate/internal/format/onnx"
 	"modelgate/internal/report"
-	"modelgate/internal/scan"
+	"modelgate/internal/scantest"
 )
-
-func scanFile(t *testing.T, path string) *report.File {
-	t.Helper()
-	info, err := os.Stat(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := scan.New(scan.Options{})
-	return s.ScanEntry(context.Background(), scan.Entry{Path: path, Size: info.Size(), Dir: filepath.Dir(path),
-		Open: func(context.Context) (scan.Content, error) { return os.Open(path) }})
-}
-
-func rules(res *report.File, min finding.Severity) []string {
-	var out []string
-	for _, f := range res.Findings {
-		if f.Severity >= min && !slices.Contains(out, f.Rule) {
-			out = append(out, f.Rule)
-		}
-	}
-	slices.Sort(out)
-	return out
-}
 
 // TestFixtures scans models made with onnx.helper (testdata/gen.py).
 func TestFixtures(t *testing.T) {
@@ -61,11 +38,11 @@ func TestFixtures(t *testing.T) {
 	for _, path := range files {
 		name := filepath.Base(path)
 		t.Run(name, func(t *testing.T) {
-			res := scanFile(t, path)
+			res := scantest.File(t, path)
 			if res.Format != "onnx" {
 				t.Fatalf("format %s", res.Format)
 			}
-			if got := rules(res, finding.High); !slices.Equal(got, want[name]) {
+			if got := scantest.Rules(res, finding.High); !slices.Equal(got, want[name]) {
 				t.Errorf("rules %v, want %v; findings %v", got, want[name], res.Findings)
 			}
 			if res.Status != report.StatusComplete {
@@ -76,7 +53,7 @@ func TestFixtures(t *testing.T) {
 }
 
 func TestListings(t *testing.T) {
-	res := scanFile(t, "testdata/benign_custom_domain.onnx")
+	res := scantest.File(t, "testdata/benign_custom_domain.onnx")
 	var got []string
 	for _, f := range res.Findings {
 		got = append(got, f.Rule+" "+f.Evidence)
@@ -86,7 +63,7 @@ func TestListings(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("findings %v, want %v", got, want)
 	}
-	res = scanFile(t, "testdata/benign_external.onnx")
+	res = scantest.File(t, "testdata/benign_external.onnx")
 	if len(res.Findings) != 1 || res.Findings[0].Evidence != "benign_external.onnx.data" || strings.Contains(res.Findings[0].Message, "missing") {
 		t.Errorf("external data listing: %v", res.Findings)
 	}
@@ -109,13 +86,13 @@ func TestSymlinkOutOfFolder(t *testing.T) {
 	if err := os.Symlink(outside, filepath.Join(dir, "benign_external.onnx.data")); err != nil {
 		t.Skip("no symlinks:", err)
 	}
-	res := scanFile(t, model)
-	if got := rules(res, finding.Critical); !slices.Equal(got, []string{finding.RuleONNXExternalTraversal}) {
+	res := scantest.File(t, model)
+	if got := scantest.Rules(res, finding.Critical); !slices.Equal(got, []string{finding.RuleONNXExternalTraversal}) {
 		t.Errorf("findings %v", res.Findings)
 	}
 	// Missing data file: still info, with a note.
 	os.Remove(filepath.Join(dir, "benign_external.onnx.data"))
-	res = scanFile(t, model)
+	res = scantest.File(t, model)
 	if len(res.Findings) != 1 || !strings.Contains(res.Findings[0].Message, "missing") {
 		t.Errorf("findings %v", res.Findings)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"modelgate/internal/scantest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,11 +15,6 @@ import (
 	"modelgate/internal/safetensors"
 	"modelgate/internal/scan"
 )
-
-func scanBytes(t testing.TB, name string, b []byte) *report.File {
-	t.Helper()
-	return scan.New(scan.Options{}).ScanReader(context.Background(), name, bytes.NewReader(b), int64(len(b)), "")
-}
 
 func rules(res *report.File) map[string]bool {
 	m := map[string]bool{}
@@ -50,7 +46,7 @@ func TestClean(t *testing.T) {
 		cases[p] = b
 	}
 	for name, b := range cases {
-		res := scanBytes(t, "pytorch_model.bin", b)
+		res := scantest.Bytes(t, "pytorch_model.bin", b)
 		if res.Format != "safetensors" || len(res.Findings) != 0 || res.Status != report.StatusComplete {
 			t.Errorf("%s: %s %s %v", name, res.Format, res.Status, res.Findings)
 		}
@@ -73,7 +69,7 @@ func TestViolations(t *testing.T) {
 		{"bad json", file(`{"a":{"dtype":"F32",}}`, 4), finding.RuleSafetensorsHeader, finding.Medium},
 	}
 	for _, tc := range cases {
-		res := scanBytes(t, tc.name, tc.b)
+		res := scantest.Bytes(t, tc.name, tc.b)
 		if res.Format != "safetensors" || !rules(res)[tc.rule] {
 			t.Errorf("%s: %s %v", tc.name, res.Format, res.Findings)
 			continue
@@ -100,7 +96,7 @@ func TestPolyglot(t *testing.T) {
 	b := file(header, 0)
 	binary.LittleEndian.PutUint32(body[64+len(cd)+16:], uint32(len(b)+64))
 	b = append(b, body...)
-	res := scanBytes(t, "model.safetensors", b)
+	res := scantest.Bytes(t, "model.safetensors", b)
 	if !rules(res)[finding.RuleSafetensorsPolyglot] || !report.FileFails(res, finding.High, false, finding.Default()) {
 		t.Errorf("polyglot not caught: %v", res.Findings)
 	}

@@ -54,7 +54,7 @@ func (*Analyzer) Match(p *format.Probe) bool {
 	if p.Size <= int64(len(p.Head)) {
 		return false
 	}
-	buf := make([]byte, 1<<20)
+	buf := make([]byte, min(1<<20, p.Size-int64(len(p.Head))+32))
 	for off := int64(len(p.Head)) - 32; off < min(p.Size, searchLimit); off += int64(len(buf)) - 32 {
 		n, _ := p.R.ReadAt(buf, off)
 		if n == 0 {

@@ -103,6 +103,11 @@ func lzmaHeader(h []byte) bool {
 		}
 	}
 	size := binary.LittleEndian.Uint64(h[5:])
+	// The range coder's first output byte is always 0, so a real stream's
+	// data starts with one (when the head reaches that far).
+	if len(h) > 13 && h[13] != 0 {
+		return false
+	}
 	return ok && (size == ^uint64(0) || size < 1<<48)
 }
 

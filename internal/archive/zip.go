@@ -280,7 +280,8 @@ func (d *dirReader) read(b []byte) error {
 }
 
 func (z *Zip) readDirectory(count uint64, maxEntries int) error {
-	dr := &dirReader{br: bufio.NewReaderSize(io.NewSectionReader(z.r, z.DirOffset, z.DirEnd-z.DirOffset), 64<<10), off: z.DirOffset}
+	n := z.DirEnd - z.DirOffset
+	dr := &dirReader{br: bufio.NewReaderSize(io.NewSectionReader(z.r, z.DirOffset, n), int(min(64<<10, max(n, 16)))), off: z.DirOffset}
 	var fixed [centralLen]byte
 	kept := 0
 	z.Start = z.DirOffset

@@ -161,7 +161,7 @@ func (p *prober) next(ctx context.Context, pos int64) (int64, int64) {
 		end = pos + p.maxSearch
 	}
 	const chunk = 1 << 20
-	buf := make([]byte, chunk+64)
+	buf := make([]byte, min(chunk, end-pos)+64)
 	for at := pos + 1; at < end; at += chunk {
 		if ctx.Err() != nil {
 			return -1, at

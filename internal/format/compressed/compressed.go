@@ -35,8 +35,12 @@ func New(c archive.Codec) *Analyzer { return &Analyzer{codec: c} }
 func (a *Analyzer) Name() string { return string(a.codec) }
 
 // weak codecs have short magic numbers: Match also decodes a little.
+// LZMA is weak too, but its header check (properties, a dictionary size
+// of the form 2^n or 2^n+2^(n-1), a plausible length, the range coder's
+// leading zero) is strict enough without a trial decode, which would
+// allocate the whole dictionary the header asks for.
 func (a *Analyzer) weak() bool {
-	return a.codec == archive.Zlib || a.codec == archive.LZMA || a.codec == archive.ZFile
+	return a.codec == archive.Zlib || a.codec == archive.ZFile
 }
 
 // Match implements format.Analyzer.
@@ -60,7 +64,7 @@ func (a *Analyzer) Match(p *format.Probe) bool {
 // Analyze implements format.Analyzer.
 func (a *Analyzer) Analyze(ctx context.Context, in *format.Input, out format.Emitter) error {
 	rep := &container.Reporter{In: in, Out: out, Analyzer: string(a.codec)}
-	cr := &countingReader{br: bufio.NewReaderSize(io.NewSectionReader(in.R, 0, in.Size), 256<<10)}
+	cr := &countingReader{br: bufio.NewReaderSize(io.NewSectionReader(in.R, 0, in.Size), int(min(256<<10, max(in.Size, 16))))}
 	var (
 		src  io.ReadCloser
 		err  error

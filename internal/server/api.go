@@ -3,8 +3,10 @@ package server
 import (
 	"encoding/json"
 	"fmt"
+	"mime"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"modelgate/internal/finding"
@@ -94,6 +96,14 @@ func observations(os []store.Observation) []Observation {
 }
 
 func (s *Server) postScan(w http.ResponseWriter, r *http.Request, tenant string) {
+	// The file is the raw body. A form upload (curl -F) would wrap it in a
+	// multipart envelope, and scanning the envelope instead of the file
+	// would pass whatever it carries: refuse it and say how to send it.
+	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); strings.HasPrefix(ct, "multipart/") || ct == "application/x-www-form-urlencoded" {
+		writeError(w, http.StatusUnsupportedMediaType, "unsupported_media_type",
+			"send the file itself as the request body (Content-Type: application/octet-stream), e.g. curl --data-binary @model.bin")
+		return
+	}
 	q := r.URL.Query()
 	out, err := s.g.ScanUpload(r.Context(), gate.Upload{Tenant: tenant, Name: q.Get("name"), Body: r.Body,
 		Hub: q.Get("hub"), Repo: q.Get("repo"), Revision: q.Get("revision"), Path: q.Get("path")})

@@ -191,6 +191,12 @@ func (r response) errorCode() string {
 
 // do sends a request. template is the documented path (with {params});
 // path is the concrete one with its query.
+// typedBody is a request body with its own Content-Type.
+type typedBody struct {
+	contentType string
+	body        []byte
+}
+
 func (c *client) do(method, template, path, token string, body any) response {
 	c.t.Helper()
 	var rd *bytes.Reader
@@ -200,6 +206,8 @@ func (c *client) do(method, template, path, token string, body any) response {
 		rd = bytes.NewReader(nil)
 	case []byte:
 		rd = bytes.NewReader(b)
+	case typedBody:
+		rd, ctype = bytes.NewReader(b.body), b.contentType
 	default:
 		js, _ := json.Marshal(b)
 		rd, ctype = bytes.NewReader(js), "application/json"

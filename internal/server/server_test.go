@@ -114,6 +114,10 @@ func TestAPI(t *testing.T) {
 		if r.status != 200 || !*sc.Cached || sc.ID != badID {
 			t.Errorf("re-upload: %d cached=%v", r.status, *sc.Cached)
 		}
+		form := typedBody{"multipart/form-data; boundary=x", append(append([]byte("--x\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\n"), bad...), "\r\n--x--\r\n"...)}
+		if r = c.do("POST", "/v1/scans", "/v1/scans", acme, form); r.status != 415 || r.errorCode() != "unsupported_media_type" {
+			t.Errorf("form upload: %d %s", r.status, r.body)
+		}
 		if r = c.do("POST", "/v1/scans", "/v1/scans", acme, make([]byte, 64<<10+1)); r.status != 413 || r.errorCode() != "too_large" {
 			t.Errorf("oversize: %d %s", r.status, r.body)
 		}

@@ -12,6 +12,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"modelgate/internal/jinja"
 	"strings"
 	"sync"
 
@@ -151,6 +152,30 @@ func (r *run) file(ctx context.Context, e scan.Entry) {
 	}
 	if isConfig(name) && bytes.Contains(data, []byte("_target_")) {
 		r.hydraFile(e, data)
+	}
+	if isTemplate(name) {
+		r.template(ctx, e, data)
+	}
+}
+
+// isTemplate matches chat templates saved as files beside the tokenizer
+// (chat_template.jinja, additional_chat_templates/*.jinja) and other
+// Jinja files a repository ships.
+func isTemplate(name string) bool {
+	n := strings.ToLower(name)
+	return strings.HasSuffix(n, ".jinja") || strings.HasSuffix(n, ".jinja2") || strings.HasSuffix(n, ".j2")
+}
+
+// template checks a Jinja file as the chat-template check does for GGUF
+// metadata and tokenizer configs: parsed, never rendered.
+func (r *run) template(ctx context.Context, e scan.Entry, data []byte) {
+	res, err := jinja.Check(ctx, string(data), jinja.Options{})
+	for _, f := range res.Findings(r.repo.Rules, "Jinja template", 0) {
+		f.Path = e.Path
+		r.emit(f)
+	}
+	if err != nil && ctx.Err() == nil {
+		r.emit(r.finding(finding.RuleParseError, e, "Jinja template: "+err.Error(), "", finding.NoOffset))
 	}
 }
 

@@ -179,3 +179,21 @@ func TestCleanRepo(t *testing.T) {
 		}
 	}
 }
+
+// TestTemplateFiles: chat templates saved as .jinja files (as newer
+// transformers write them) get the same check as templates in configs.
+func TestTemplateFiles(t *testing.T) {
+	dir := writeRepo(t, map[string]string{
+		"chat_template.jinja": "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}" +
+			"{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}",
+		"additional_chat_templates/tool_use.jinja": "{{ cycler.__init__.__globals__.os.popen('echo pwned').read() }}",
+	})
+	got := scanDir(t, dir)
+	if f := got["chat_template.jinja"]; f == nil || len(f.Findings) > 0 && f.Findings[0].Severity > finding.Info {
+		t.Errorf("benign template: %+v", f)
+	}
+	evil := got["additional_chat_templates/tool_use.jinja"]
+	if find(evil, finding.RuleJinjaDunder) == nil || find(evil, finding.RuleJinjaGadgetGlobal) == nil {
+		t.Errorf("SSTI in a .jinja file not reported: %+v", evil)
+	}
+}

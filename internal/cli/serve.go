@@ -63,6 +63,7 @@ func runServe(ctx context.Context, args []string, env Env) int {
 	var hf hubFlags
 	hf.register(fs, env)
 	noHub := fs.Bool("no-hub", false, "no upstream hub: POST /v1/admit answers 501 and there is no download proxy")
+	blobCache := fs.String("blob-cache", "20GiB", "disk kept for verified files the proxy has downloaded, so repeated and ranged downloads don't read the upstream again (0: off; in --data/blobs)")
 	noProxy := fs.Bool("no-proxy", false, "do not serve the hub-compatible download proxy (/api/…, /{repo}/resolve/…)")
 	publicURL := fs.String("public-url", "", "the gate's URL as clients reach it, for the proxy's pagination links (default: the request's Host, over http unless TLS)")
 	if _, err := parseInterleaved(fs, args); err != nil {
@@ -126,8 +127,17 @@ func runServe(ctx context.Context, args []string, env Env) int {
 			ln.Close()
 			return fail(fmt.Errorf("the hub %s is this gate itself (is HF_ENDPOINT pointed at the gate? set --hub)", hc.Endpoint()))
 		}
-		p, err := proxy.New(proxy.Options{Gate: g, Client: hc, Token: hubToken, PublicURL: *publicURL, TempDir: tmp,
-			Logger: log, Registerer: reg})
+		popts := proxy.Options{Gate: g, Client: hc, Token: hubToken, PublicURL: *publicURL, TempDir: tmp,
+			Logger: log, Registerer: reg}
+		if *blobCache != "0" {
+			n, err := parseSize(*blobCache)
+			if err != nil {
+				ln.Close()
+				return fail(fmt.Errorf("--blob-cache: %w", err))
+			}
+			popts.BlobDir, popts.BlobMaxBytes = filepath.Join(sf.data, "blobs"), n
+		}
+		p, err := proxy.New(popts)
 		if err != nil {
 			ln.Close()
 			return fail(err)

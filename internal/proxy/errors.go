@@ -114,6 +114,7 @@ type metrics struct {
 	downloads *prometheus.CounterVec
 	bytes     prometheus.Counter
 	aborted   *prometheus.CounterVec
+	blobs     *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -125,9 +126,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		aborted: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "modelgate_proxy_aborted_total",
 			Help: "Downloads cut off mid-way, by reason: mismatch (upstream bytes differ from the verdict's sha256) or upstream (the upstream failed)."},
 			[]string{"reason"}),
+		blobs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "modelgate_proxy_blob_cache_total",
+			Help: "Allowed downloads by blob cache result: hit (served from the gate's disk), stored (read from the upstream, verified and kept) or miss (read from the upstream, not kept)."},
+			[]string{"result"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.downloads, m.bytes, m.aborted)
+		reg.MustRegister(m.downloads, m.bytes, m.aborted, m.blobs)
 	}
 	return m
 }

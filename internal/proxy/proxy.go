@@ -14,6 +14,7 @@ package proxy
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -52,6 +53,11 @@ type Options struct {
 	// JudgeTimeout bounds a first-request scan (default 10 minutes). The
 	// scan goes on if the client hangs up, so its retry finds the verdict.
 	JudgeTimeout time.Duration
+	// BlobDir and BlobMaxBytes set up a cache of files read in full and
+	// verified, by sha256: later downloads and Range requests of an
+	// allowed file are then served from it. Off when either is unset.
+	BlobDir      string
+	BlobMaxBytes int64
 	Logger       *slog.Logger
 	// Registerer, if set, gets the proxy's metrics.
 	Registerer prometheus.Registerer
@@ -74,6 +80,7 @@ type Proxy struct {
 	api      http.Handler
 	log      *slog.Logger
 	met      *metrics
+	blobs    *blobCache
 }
 
 // New returns a proxy.
@@ -104,6 +111,11 @@ func New(o Options) (*Proxy, error) {
 		}
 	}
 	p.api = p.newAPIProxy()
+	if o.BlobDir != "" && o.BlobMaxBytes > 0 {
+		if p.blobs, err = newBlobCache(o.BlobDir, o.BlobMaxBytes); err != nil {
+			return nil, fmt.Errorf("proxy: blob cache: %w", err)
+		}
+	}
 	return p, nil
 }
 

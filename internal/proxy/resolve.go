@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -188,11 +189,22 @@ func (p *Proxy) stream(w http.ResponseWriter, r *http.Request, ref hub.Ref, path
 		status = http.StatusPartialContent
 		w.Header().Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", start, end, fm.size))
 	}
-	w.Header().Set("Content-Length", strconv.FormatInt(end-start+1, 10))
 	if r.Method == http.MethodHead {
+		w.Header().Set("Content-Length", strconv.FormatInt(end-start+1, 10))
 		w.WriteHeader(status)
 		return
 	}
+	fill, finish, served := p.fromCache(w, r, fm)
+	if served {
+		return
+	}
+	stored := false
+	defer func() {
+		if finish != nil {
+			finish(stored)
+		}
+	}()
+	w.Header().Set("Content-Length", strconv.FormatInt(end-start+1, 10))
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	body, n, err := p.c.Download(ctx, ref, path)
@@ -221,6 +233,13 @@ func (p *Proxy) stream(w http.ResponseWriter, r *http.Request, ref hub.Ref, path
 		if k > 0 {
 			chunk := buf[:k]
 			h.Write(chunk)
+			if fill != nil {
+				if _, err := fill.Write(chunk); err != nil {
+					p.log.Warn("proxy: blob cache write failed", "error", err)
+					finish(false)
+					fill, finish = nil, nil
+				}
+			}
 			// Send what lies in [start, end), holding back byte end.
 			if lo, hi := max(start, off), min(end, off+int64(k)); lo < hi {
 				if _, err := w.Write(chunk[lo-off : hi-off]); err != nil {
@@ -246,6 +265,11 @@ func (p *Proxy) stream(w http.ResponseWriter, r *http.Request, ref hub.Ref, path
 	if got := hex.EncodeToString(h.Sum(nil)); off != fm.size || got != fm.sha256 {
 		p.abort(r, rc, "mismatch", ref, path, fmt.Errorf("the upstream's %d bytes hash to %s, the verdict is for %s (%d bytes)", off, got, fm.sha256, fm.size))
 	}
+	// Verified: the whole file is kept for the next requests.
+	stored = fill != nil
+	if stored {
+		p.met.blobs.WithLabelValues("stored").Inc()
+	}
 	if held != nil {
 		if _, err := w.Write(held); err != nil {
 			return
@@ -253,6 +277,43 @@ func (p *Proxy) stream(w http.ResponseWriter, r *http.Request, ref hub.Ref, path
 		sent++
 	}
 	p.met.bytes.Add(float64(sent))
+}
+
+// fromCache serves an allowed file from the blob cache when it holds it
+// (served). Otherwise, when the file may be cached, it returns a
+// temporary file to copy the upstream's bytes into and the function that
+// keeps them once verified; a concurrent request for the same content
+// waits for that copy and is then served from the cache.
+func (p *Proxy) fromCache(w http.ResponseWriter, r *http.Request, fm fileMeta) (*os.File, func(bool), bool) {
+	if p.blobs == nil {
+		return nil, nil, false
+	}
+	for {
+		if f := p.blobs.open(fm.sha256, fm.size); f != nil {
+			defer f.Close()
+			p.met.blobs.WithLabelValues("hit").Inc()
+			cw := &countingWriter{ResponseWriter: w}
+			http.ServeContent(cw, r, "", time.Time{}, f)
+			p.met.bytes.Add(float64(cw.n))
+			return nil, nil, true
+		}
+		if fm.size > p.blobs.max {
+			p.met.blobs.WithLabelValues("miss").Inc()
+			return nil, nil, false
+		}
+		f, finish, err := p.blobs.claim(r.Context(), fm.sha256, fm.size)
+		switch {
+		case err != nil:
+			if r.Context().Err() == nil {
+				p.log.Warn("proxy: blob cache unavailable", "error", err)
+			}
+			p.met.blobs.WithLabelValues("miss").Inc()
+			return nil, nil, false
+		case f != nil:
+			return f, finish, false
+		}
+		// Another request's fill ended: look in the cache again.
+	}
 }
 
 // abort cuts the response off: what was sent so far (never the last

@@ -441,9 +441,3 @@ func (z *Zip) Raw(e *ZipEntry) (*io.SectionReader, *LocalHeader, error) {
 	}
 	return io.NewSectionReader(z.r, h.DataOffset, e.CompressedSize), h, nil
 }
-
-// Size is the archive's total size in bytes.
-func (z *Zip) Size() int64 { return z.size }
-
-// ReaderAt is the archive's content.
-func (z *Zip) ReaderAt() io.ReaderAt { return z.r }

@@ -5,7 +5,6 @@ package format
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 
@@ -92,6 +91,3 @@ type Error struct {
 }
 
 func (e *Error) Error() string { return fmt.Sprintf("offset %d: %s", e.Off, e.Msg) }
-
-// ErrUnknownFormat is returned by the registry when no analyzer matches.
-var ErrUnknownFormat = errors.New("unknown format")

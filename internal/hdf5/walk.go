@@ -86,15 +86,6 @@ func (f *File) Walk(ctx context.Context, fn func(*Object) error) error {
 	return nil
 }
 
-// RootAttributes returns the root group's attributes.
-func (f *File) RootAttributes() ([]Attribute, error) {
-	obj, _, err := f.readObject(f.rootAddr, "/")
-	if err != nil {
-		return nil, err
-	}
-	return obj.Attributes, nil
-}
-
 func (f *File) readObject(addr uint64, path string) (*Object, []link, error) {
 	msgs, err := f.readHeader(addr)
 	if err != nil {

@@ -58,8 +58,6 @@ func listVal(items []fval) fval {
 	return fval{k: kList, known: true, list: items}
 }
 
-// stringish reports whether v is, or may be used as, a string.
-func (v fval) stringish() bool { return v.k == kStr }
 
 // asStr renders v as Python's str() would, if known.
 func (v fval) asStr() (string, bool) {

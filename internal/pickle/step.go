@@ -7,6 +7,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // step interprets one opcode (all but STOP). Each case follows what
@@ -310,7 +311,7 @@ func (m *Machine) step(ctx context.Context, op Op, off int64) error {
 		if err != nil {
 			return err
 		}
-		if !validUTF8Name(mod) || !validUTF8Name(name) {
+		if !utf8.Valid(mod) || !utf8.Valid(name) {
 			return &StreamError{Off: off, Op: op, Msg: "module or name is not valid UTF-8"}
 		}
 		g := m.lookup(op, off, modName, string(name))

@@ -7,7 +7,6 @@ import (
 	"io"
 	"math"
 	"strconv"
-	"unicode/utf8"
 
 	"modelgate/internal/limits"
 )
@@ -495,5 +494,3 @@ func trimSpace(b []byte) []byte {
 	}
 	return b
 }
-
-func validUTF8Name(b []byte) bool { return utf8.Valid(b) }

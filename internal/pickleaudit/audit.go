@@ -374,10 +374,10 @@ func (j *judge) globalCall(rec *globalRec, c *pickle.Call) {
 	args := c.Args
 	if v.Wrapper >= 0 && args != nil && v.Wrapper < len(args.Items) {
 		w := args.Items[v.Wrapper]
-		s, what := j.safetyOf(w)
+		s, _ := j.safetyOf(w)
 		if rec.qual() == "copyreg._reconstructor" && len(args.Items) > 1 {
-			if s2, what2 := j.safetyOf(args.Items[1]); s2 > s {
-				s, what = s2, what2
+			if s2, _ := j.safetyOf(args.Items[1]); s2 > s {
+				s = s2
 			}
 		}
 		if w.Kind == pickle.KindObject && partialFunc(w, j) == nil {
@@ -392,7 +392,6 @@ func (j *judge) globalCall(rec *globalRec, c *pickle.Call) {
 		if target := j.recOf(w); target != nil && s != finding.Innocuous {
 			j.noteCall(target, c)
 		}
-		_ = what
 	}
 	if len(v.Resolver) > 0 {
 		j.checkResolver(rec, c)

@@ -15,7 +15,6 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"modelgate/internal/finding"
 	"modelgate/internal/format"
@@ -480,6 +479,3 @@ func (e *emitter) Child(ctx context.Context, name string, r io.ReaderAt, size in
 	fs.total += size
 	return fs.dispatch(ctx, &format.Input{R: r, Size: size, Path: e.in.Path, Member: member, Depth: depth})
 }
-
-// Elapsed is a helper for callers that time runs.
-func Elapsed(start time.Time) time.Duration { return time.Since(start).Round(time.Millisecond) }

@@ -58,7 +58,6 @@ func listVal(items []fval) fval {
 	return fval{k: kList, known: true, list: items}
 }
 
-
 // asStr renders v as Python's str() would, if known.
 func (v fval) asStr() (string, bool) {
 	switch {

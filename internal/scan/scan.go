@@ -238,6 +238,12 @@ type hashResult struct {
 	err error
 }
 
+// SHA256 returns the hex sha256 of size bytes of r, as scans compute it.
+func SHA256(ctx context.Context, r io.ReaderAt, size int64) (string, error) {
+	h := hashContent(ctx, r, size)
+	return h.sum, h.err
+}
+
 // hashContent computes the sha256 of size bytes of r in 1 MiB reads (the
 // default 32 KiB copy buffer costs a read call per 32 KiB), stopping if ctx
 // is cancelled.
